@@ -1,0 +1,49 @@
+"""Exercise checks with feedback that names the likely mistake.
+
+Each chapter's exercises live in a submodule (``checks.feedforward``,
+``checks.rnn``, ...) as a list ``EXERCISES``. Notebooks call
+``checks.check("rnn_cell_forward", rnn_cell_forward)`` (or the named
+shortcut ``check_rnn_cell_forward``) in a visible test cell; the hidden
+tests call :func:`lstm_helpers.grading.hidden_check` with fresh random inputs.
+"""
+
+import importlib
+
+from ._core import CheckFailed, Exercise, Mistake, run_exercise
+
+# Chapter modules, in course order. A new chapter adds its module here.
+CHAPTER_MODULES = ("feedforward", "rnn")
+
+
+def _load_registry():
+    registry = {}
+    for mod_name in CHAPTER_MODULES:
+        module = importlib.import_module(f"{__name__}.{mod_name}")
+        for exercise in module.EXERCISES:
+            registry[exercise.name] = exercise
+    return registry
+
+
+EXERCISES = _load_registry()
+
+
+def check(name, student_fn, rng=None, hidden=False):
+    """Check the learner's function for exercise ``name``; print a short OK line.
+
+    Raises :class:`CheckFailed` (an ``AssertionError``) whose message names
+    the likely mistake.
+    """
+    if name not in EXERCISES:
+        raise KeyError(f"no exercise called {name!r}; known: {', '.join(EXERCISES)}")
+    run_exercise(EXERCISES[name], student_fn, rng=rng, hidden=hidden)
+    if not hidden:
+        print(f"✔ {name}: all visible checks passed.")
+    return True
+
+
+def __getattr__(attr):
+    # check_<exercise>(fn) shortcuts, e.g. checks.check_sigmoid(sigmoid)
+    if attr.startswith("check_") and attr[len("check_"):] in EXERCISES:
+        name = attr[len("check_"):]
+        return lambda student_fn: check(name, student_fn)
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

@@ -1,0 +1,248 @@
+"""The machinery behind every exercise check.
+
+An :class:`Exercise` describes one function the learner writes: how to make
+test inputs, the reference that gives the right answer, and a list of
+:class:`Mistake` s, each a known wrong implementation with a message. A check
+calls the learner's function, compares every output with the reference and,
+when something differs, looks for the mistake whose output matches the
+learner's: that mistake's message is the feedback ("the bias b_h is
+missing"). Nothing here imports Jupyter.
+"""
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+# Captured when the package is first imported (the first cell of every
+# notebook, before any answer runs), so an answer that replaces
+# ``np.allclose`` or friends cannot change how a check compares.
+_abs, _max, _isfinite, _asarray = np.abs, np.max, np.isfinite, np.asarray
+_ndarray = np.ndarray
+
+
+class CheckFailed(AssertionError):
+    """A check found a wrong answer; the message says what is wrong."""
+
+
+@dataclass
+class Mistake:
+    """A likely wrong implementation and the feedback that names it.
+
+    ``compute`` takes the same arguments as the exercise and returns what
+    the wrong implementation would return (same structure as the reference).
+    """
+
+    message: str
+    compute: Callable[..., Any]
+
+
+@dataclass
+class Exercise:
+    """One exercise: the learner writes a function called ``name``.
+
+    make_inputs(rng, hidden) -> dict of keyword arguments, in call order.
+        ``hidden`` is True for the graders' randomised trials, which should
+        also draw random shapes.
+    outputs: names of the returned values in order (a tuple), or one name
+        for a function returning a single array. ``None`` marks a value that
+        is not compared (a cache); ``"grads"`` marks a dict of gradients
+        compared key by key as ``dW_h``, ``db_h``, ...
+    reference: the correct implementation (called with the same arguments).
+    block: reference functions the learner must not call from this answer,
+        given as ``"module:function"`` (the hidden tests make them raise).
+    """
+
+    name: str
+    reference: Callable[..., Any]
+    make_inputs: Callable[[np.random.Generator, bool], dict]
+    outputs: Any
+    mistakes: list = field(default_factory=list)
+    block: tuple = ()
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    visible_seed: int = 0
+    visible_trials: int = 2
+    hidden_trials: int = 3
+
+
+def _copy_inputs(inputs):
+    out = {}
+    for key, value in inputs.items():
+        if isinstance(value, _ndarray):
+            out[key] = value.copy()
+        elif isinstance(value, dict):
+            out[key] = _copy_inputs(value)
+        elif isinstance(value, list):
+            out[key] = [_copy_inputs(v) if isinstance(v, dict) else v for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def _describe_call(exercise):
+    names = exercise.outputs if isinstance(exercise.outputs, tuple) else (exercise.outputs,)
+    shown = ", ".join("cache" if n is None else n for n in names)
+    return f"({shown})" if isinstance(exercise.outputs, tuple) else shown
+
+
+def flatten_outputs(result, outputs, who):
+    """Turn a function's result into ``{name: array}`` following ``outputs``.
+
+    Raises CheckFailed with a plain explanation when the structure is off.
+    """
+    if not isinstance(outputs, tuple):
+        if result is None:
+            raise CheckFailed(f"{who} returned None: did you forget the `return` statement?")
+        return {outputs: result}
+    if result is None:
+        raise CheckFailed(f"{who} returned None: did you forget the `return` statement?")
+    if not isinstance(result, (tuple, list)) or len(result) != len(outputs):
+        got = len(result) if isinstance(result, (tuple, list)) else 1
+        names = ", ".join("cache" if n is None else n for n in outputs)
+        raise CheckFailed(f"{who} must return {len(outputs)} values ({names}), but it returned {got}.")
+    flat = {}
+    for name, value in zip(outputs, result):
+        if name is None:
+            continue
+        if name == "grads":
+            if not isinstance(value, dict):
+                raise CheckFailed(f"{who} must return the parameter gradients as a dict, got {type(value).__name__}.")
+            for key, g in value.items():
+                flat["d" + key] = g
+        else:
+            flat[name] = value
+    return flat
+
+
+def _close(got, want, rtol, atol):
+    """Elementwise |got - want| <= atol + rtol |want|, with our own primitives."""
+    err = _abs(got - want)
+    return bool((err <= atol + rtol * _abs(want)).all())
+
+
+def compare_outputs(got, want, rtol, atol, who):
+    """Return (problems, wrong_names); problems are structural and final."""
+    missing = [k for k in want if k not in got]
+    if missing:
+        raise CheckFailed(
+            f"{who} is missing the gradient(s) {', '.join(missing)}: backward functions "
+            "return a gradient for every parameter key."
+        )
+    wrong = []
+    for name, expected in want.items():
+        value = got[name]
+        if not isinstance(value, (np.ndarray, np.generic, float, int)):
+            raise CheckFailed(f"{who}: {name} should be a NumPy array, got {type(value).__name__}.")
+        value = _asarray(value)
+        expected = _asarray(expected)
+        if value.shape != expected.shape:
+            hint = ""
+            if value.shape == expected.shape[::-1] and value.ndim == 2:
+                hint = " It looks transposed: check which side of the product each matrix goes on."
+            elif value.size == expected.size:
+                hint = " It has the right number of elements, so look for a transpose or a reshape."
+            elif value.ndim == expected.ndim + 1 or value.shape[1:] == expected.shape:
+                hint = " An extra axis usually means a sum over the batch (axis=0) is missing."
+            raise CheckFailed(f"{who}: {name} has shape {value.shape} where {expected.shape} was expected.{hint}")
+        if value.dtype.kind not in "fc":
+            raise CheckFailed(f"{who}: {name} has dtype {value.dtype}; expected floating-point numbers.")
+        if not _isfinite(value).all():
+            raise CheckFailed(f"{who}: {name} contains NaN or inf values (an overflow, or a division by zero?).")
+        if not _close(value, expected, rtol, atol):
+            wrong.append(name)
+    return wrong
+
+
+def _matches(got, wrong_result, outputs, names, rtol, atol):
+    try:
+        flat = flatten_outputs(wrong_result, outputs, "mistake")
+    except CheckFailed:
+        return False
+    for name in names:
+        if name not in flat or name not in got:
+            return False
+        a, b = _asarray(got[name]), _asarray(flat[name])
+        if a.shape != b.shape or not _close(a, b, 1e-6, 1e-8):
+            return False
+    return True
+
+
+def _and(names):
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _call_args(inputs):
+    return [v for k, v in inputs.items() if not k.startswith("_")]
+
+
+def check_once(exercise, student_fn, inputs):
+    """Run one trial; raise CheckFailed naming the problem."""
+    who = f"{exercise.name}"
+    args = _call_args(inputs)
+    want_raw = exercise.reference(*_call_args(_copy_inputs(inputs)))
+    want = flatten_outputs(want_raw, exercise.outputs, "reference")
+    pristine = _copy_inputs(inputs)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got_raw = student_fn(*args)
+    if caught:
+        w = caught[0]
+        raise CheckFailed(
+            f"{who} emitted a warning: {w.category.__name__}: {w.message}. Under the grader "
+            "any warning costs this test's points, so make the code warning-free (a sigmoid "
+            "written as 0.5 * (1 + np.tanh(x / 2)) cannot overflow, for example)."
+        )
+
+    for key, value in inputs.items():
+        if isinstance(value, _ndarray) and (value.shape != pristine[key].shape or not (value == pristine[key]).all()):
+            raise CheckFailed(
+                f"{who} changed its input {key!r} in place. Compute new arrays instead "
+                "(for example `x = x + 1`, not `x += 1`)."
+            )
+    got = flatten_outputs(got_raw, exercise.outputs, who)
+    wrong = compare_outputs(got, want, exercise.rtol, exercise.atol, who)
+    if not wrong:
+        return
+    for mistake in exercise.mistakes:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                wrong_raw = mistake.compute(*_call_args(_copy_inputs(inputs)))
+        except Exception:
+            continue
+        if _matches(got, wrong_raw, exercise.outputs, list(want), exercise.rtol, exercise.atol):
+            raise CheckFailed(f"{who}: {mistake.message}")
+    right = [n for n in want if n not in wrong]
+    where = f"{_and(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong"
+    if right:
+        where += f" while {_and(right)} {'is' if len(right) == 1 else 'are'} right"
+    worst = max(float(_max(_abs(_asarray(got[n]) - _asarray(want[n])))) for n in wrong)
+    raise CheckFailed(
+        f"{who}: {where} (largest difference {worst:.3g}). "
+        f"Compare your code with the equations line by line; the function returns {_describe_call(exercise)}."
+    )
+
+
+def run_exercise(exercise, student_fn, rng=None, hidden=False, trials=None):
+    """Check ``student_fn`` on several trials; raise CheckFailed on the first problem.
+
+    Visible checks use a fixed seed (the same feedback every run); hidden
+    checks pass a fresh ``rng`` with random shapes.
+    """
+    if not callable(student_fn):
+        raise CheckFailed(f"{exercise.name} should be a function, got {type(student_fn).__name__}.")
+    if rng is None:
+        rng = np.random.default_rng(exercise.visible_seed)
+    if trials is None:
+        trials = exercise.hidden_trials if hidden else exercise.visible_trials
+    for _ in range(trials):
+        check_once(exercise, student_fn, exercise.make_inputs(rng, hidden))
+    return True
+
+
+def distinct_normal(rng, shape, scale=1.0, offset=0.0):
+    """Random normal array; tests use a different draw for every weight so swaps show."""
+    return offset + scale * rng.standard_normal(shape)

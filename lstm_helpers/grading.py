@@ -1,0 +1,98 @@
+"""Hidden tests: the graders' check of an answer on fresh random inputs.
+
+A hidden test cell holds one line, ``hidden_check("name", name)``. It
+
+* loads a private, freshly imported copy of the checks and references, so an
+  answer that replaced ``lstm_helpers.checks`` functions (or ``np.allclose``,
+  which the checks never use) changes nothing;
+* draws inputs and shapes from the operating system's entropy, so answers
+  hard-coded for the visible tests' inputs fail;
+* makes the exercise's own reference raise while the answer runs, so an
+  answer that calls ``lstm_helpers`` instead of computing fails;
+* like the visible checks, turns any warning the answer emits into a
+  failure with a message (under nbgrader, text on stderr would score the
+  cell 0 without saying why).
+"""
+
+import importlib
+import importlib.util
+import itertools
+import os
+import sys
+import warnings
+
+import numpy as np
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_fresh_ids = itertools.count()
+
+
+class ReferenceUsed(AssertionError):
+    """Raised when an answer calls the reference it is meant to replace."""
+
+
+def fresh_checks():
+    """Import a private copy of ``lstm_helpers.checks`` from the installed files."""
+    name = f"_lstm_helpers_hidden_{next(_fresh_ids)}"
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(_PACKAGE_DIR, "__init__.py"), submodule_search_locations=[_PACKAGE_DIR]
+    )
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    try:
+        spec.loader.exec_module(package)
+        return importlib.import_module(f"{name}.checks")
+    finally:
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            del sys.modules[key]
+
+
+def _raising_code(exercise_name, target):
+    """A code object that raises an AssertionError naming the reference used."""
+    message = (
+        f"{exercise_name} calls the course's reference {target}. The exercise is to "
+        "write it yourself: this answer earns no points for it."
+    )
+    namespace = {}
+    exec(f"def blocked(*args, **kwargs):\n    raise AssertionError({message!r})\n", namespace)
+    return namespace["blocked"].__code__
+
+
+class block_references:
+    """Context manager: the named reference functions raise while it is active.
+
+    ``targets`` are ``"module:function"`` strings in the installed package.
+    The function objects themselves get new code, so an answer that kept
+    its own alias to the reference is caught too.
+    """
+
+    def __init__(self, exercise_name, targets):
+        self.exercise_name, self.targets, self.saved = exercise_name, targets, []
+
+    def __enter__(self):
+        for target in self.targets:
+            module_name, func_name = target.split(":")
+            func = getattr(importlib.import_module(module_name), func_name)
+            self.saved.append((func, func.__code__))
+            func.__code__ = _raising_code(self.exercise_name, f"{module_name}.{func_name}")
+        return self
+
+    def __exit__(self, *exc):
+        for func, code in reversed(self.saved):
+            func.__code__ = code
+        self.saved = []
+        return False
+
+
+def hidden_check(name, student_fn, trials=None):
+    """The hidden test of exercise ``name``: fresh inputs, fresh checks, references blocked."""
+    checks = fresh_checks()
+    exercise = checks.EXERCISES[name]
+    rng = np.random.default_rng()  # operating-system entropy: nothing to hard-code against
+    trials = exercise.hidden_trials if trials is None else trials
+    targets = exercise.block
+    for _ in range(trials):
+        inputs = exercise.make_inputs(rng, True)
+        with block_references(name, targets):
+            checks._core.check_once(exercise, student_fn, inputs)
+    return True
