@@ -1,0 +1,26 @@
+"""Diagrams and plots for the course, drawn with matplotlib.
+
+Every function returns a ``matplotlib.figure.Figure``; in a notebook the
+returned figure is shown once, in a script it can be saved with
+``fig.savefig(path)``.
+"""
+
+
+
+def _show_figures_inline():
+    """In a Jupyter kernel, display a returned Figure as a PNG (once, even without pyplot)."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "kernel"):
+        select_figure_formats(shell, {"png"}, bbox_inches="tight")
+
+
+_show_figures_inline()
+
+from .diagrams import feedforward_net, repeating_module_chain, rnn_loop_and_unrolled, unrolled_rnn
+
+__all__ = ["feedforward_net", "repeating_module_chain", "rnn_loop_and_unrolled", "unrolled_rnn"]

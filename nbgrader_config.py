@@ -1,0 +1,46 @@
+"""nbgrader configuration for the LSTM course.
+
+Layout: ``solutions/<chapter>/<chapter>.ipynb`` is the instructor's source
+(full solutions, visible and hidden tests); ``notebooks/<chapter>/`` is the
+student release that ``lstm-course release`` (or ``nbgrader generate_assignment
+--force``) writes. Submissions, autograded copies and feedback go into the
+usual nbgrader folders next to this file, all git-ignored.
+"""
+
+import os
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+_here = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = _here
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+
+# The gradebook lives in a git-ignored folder, never in the repository.
+os.makedirs(os.path.join(_here, ".nbgrader"), exist_ok=True)
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_here, ".nbgrader", "gradebook.db")
+
+# Only notebooks and the data files they need reach students: nothing else in
+# solutions/ (instructor notes, scratch files, caches) is copied.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "*.instructor.*",
+    "INSTRUCTOR*",
+    ".*",
+]
+
+# A student who deletes or edits a graded cell gets the original back.
+c.OverwriteCells.add_missing_cells = True
+
+# Every cell gets at most this many seconds when graded; a runaway answer
+# (`while True: pass`) is interrupted and the rest of the notebook still runs.
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+
+# Student versions show where to write code.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
