@@ -40,10 +40,23 @@ def release_notebook(root, chapter):
     return Path(root) / RELEASE / chapter / f"{chapter}.ipynb"
 
 
-def nbgrader(root, *args, check=True, **kwargs):
+def tool_env(env=None):
+    """The environment for nbgrader and Jupyter subprocesses.
+
+    nbgrader runs helper programs (``alembic``) by name, so this Python's
+    ``bin`` folder goes first on PATH even when the virtual environment is
+    not activated.
+    """
+    env = dict(os.environ if env is None else env)
+    bin_dir = os.path.dirname(sys.executable)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def nbgrader(root, *args, check=True, env=None, **kwargs):
     """Run ``nbgrader`` with this Python in ``root``; returns the CompletedProcess."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    return subprocess.run(cmd, cwd=root, check=check, text=True, capture_output=True, **kwargs)
+    return subprocess.run(cmd, cwd=root, check=check, text=True, capture_output=True, env=tool_env(env), **kwargs)
 
 
 def release(root, names=None):

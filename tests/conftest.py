@@ -1,0 +1,54 @@
+"""Shared fixtures: the course checkout, its chapters, and notebook execution."""
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from lstm_helpers import course
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = course.chapters(ROOT)
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def grade_cell(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def execute_notebook(path, workdir, timeout=180):
+    """Run a notebook top to bottom in a fresh kernel inside ``workdir``; keep going after errors."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+    return nb
+
+
+def copy_course(target):
+    """A throw-away copy of the course sources (config, solutions, notebooks)."""
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "nbgrader_config.py", target)
+    for folder in (course.SOURCE, course.RELEASE):
+        shutil.copytree(ROOT / folder, target / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def executed_notebooks(tmp_path_factory):
+    """Every chapter's solution and student notebook, executed once (two kernels at a time)."""
+    work = copy_course(tmp_path_factory.mktemp("executed"))
+    jobs = {}
+    for chapter in CHAPTERS:
+        for version, path in (("solution", course.source_notebook(work, chapter)),
+                              ("student", course.release_notebook(work, chapter))):
+            jobs[(chapter, version)] = path
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {key: pool.submit(execute_notebook, path, path.parent) for key, path in jobs.items()}
+        return {key: future.result() for key, future in futures.items()}

@@ -1,0 +1,157 @@
+"""The exercise checks themselves: they pass right answers, name wrong ones,
+and the hidden tests resist the usual shortcuts. Generic over every
+registered exercise, so a new chapter's exercises are covered on arrival."""
+
+import types
+
+import numpy as np
+import pytest
+
+import lstm_helpers
+from lstm_helpers import checks, grading
+from lstm_helpers.checks._core import CheckFailed, run_exercise
+
+NAMES = sorted(checks.EXERCISES)
+
+
+def copy_of(fn):
+    """A copy of a function that the hidden tests' reference blocking does not touch."""
+    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_passes_visible_and_hidden_checks(name, capsys):
+    reference = checks.EXERCISES[name].reference
+    checks.check(name, copy_of(reference))
+    assert f"✔ {name}" in capsys.readouterr().out
+    grading.hidden_check(name, copy_of(reference))
+
+
+@pytest.mark.parametrize(
+    "name,index",
+    [(name, i) for name in NAMES for i in range(len(checks.EXERCISES[name].mistakes))],
+)
+def test_each_mistake_is_caught_and_named(name, index):
+    exercise = checks.EXERCISES[name]
+    mistake = exercise.mistakes[index]
+
+    def wrong(*args):
+        return mistake.compute(*args)
+
+    with pytest.raises(CheckFailed) as failure:
+        run_exercise(exercise, wrong)
+    assert mistake.message in str(failure.value)
+    with pytest.raises(AssertionError):
+        grading.hidden_check(name, wrong)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hidden_check_rejects_an_answer_that_calls_the_reference(name):
+    exercise = checks.EXERCISES[name]
+    if not exercise.block:
+        pytest.skip("this exercise may use the references")
+    reference = exercise.reference
+
+    def lazy(*args):
+        return reference(*args)
+
+    with pytest.raises(AssertionError, match="calls the course's reference"):
+        grading.hidden_check(name, lazy)
+    # and the reference works again afterwards
+    checks.check(name, copy_of(reference))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_not_implemented_reaches_the_learner_unchanged(name):
+    def not_started(*args):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError):
+        checks.check(name, not_started)
+
+
+def test_hidden_check_is_not_fooled_by_patched_comparisons_or_checks(monkeypatch):
+    def hard_coded(x):
+        return np.zeros_like(x)
+
+    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(np, "isclose", lambda *a, **k: True)
+    monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
+    monkeypatch.setattr(checks, "check", lambda *a, **k: None)
+    monkeypatch.setattr(lstm_helpers.checks._core, "check_once", lambda *a, **k: None)
+    with pytest.raises(AssertionError):
+        grading.hidden_check("sigmoid", hard_coded)
+
+
+def test_hidden_inputs_change_between_runs():
+    reference = copy_of(checks.EXERCISES["dense_forward"].reference)
+    seen = set()
+
+    def spy(x, W, b):
+        seen.add((x.shape, float(x.flat[0])))
+        return reference(x, W, b)
+
+    for _ in range(3):
+        grading.hidden_check("dense_forward", spy)
+    assert len(seen) == 9  # three trials per run, none repeated
+
+
+def test_a_warning_fails_the_check_with_an_explanation():
+    def naive_sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    with pytest.raises(CheckFailed, match="overflow.*warning-free"):
+        checks.check("sigmoid", naive_sigmoid)
+
+
+def test_changing_an_input_in_place_is_reported():
+    def mutating(x, W, b):
+        x *= 1.0
+        x += 0.0
+        W[0, 0] += 1.0
+        return x @ W.T + b, None
+
+    with pytest.raises(CheckFailed, match="changed its input 'W' in place"):
+        checks.check("dense_forward", mutating)
+
+
+def test_wrong_return_structure_is_explained():
+    with pytest.raises(CheckFailed, match="returned None: did you forget the `return`"):
+        checks.check("sigmoid", lambda x: None)
+    with pytest.raises(CheckFailed, match=r"must return 2 values \(h_t, cache\), but it returned 1"):
+        checks.check("rnn_cell_forward", lambda x_t, h_prev, params: np.tanh(h_prev))
+
+
+def test_shape_feedback_names_the_transpose():
+    def transposed(x, W, b):
+        return (x @ W.T + b).T, None
+
+    with pytest.raises(CheckFailed, match=r"y has shape \(5, 3\) where \(3, 5\) was expected.*transposed"):
+        checks.check("dense_forward", transposed)
+
+
+def test_a_wrong_gradient_is_named_while_the_others_are_right():
+    from lstm_helpers import rnn
+
+    def bad_dW(dh_t, cache):
+        dx, dh_prev, grads = rnn.rnn_cell_backward(dh_t, cache)
+        return dx, dh_prev, {"W_h": 2 * grads["W_h"], "b_h": grads["b_h"]}
+
+    with pytest.raises(CheckFailed, match="dW_h is wrong while dx_t, dh_prev and db_h are right"):
+        checks.check("rnn_cell_backward", bad_dW)
+
+
+def test_own_or_reference_falls_back_with_a_note(capsys):
+    def not_started(x):
+        raise NotImplementedError()
+
+    assert checks.own_or_reference("sigmoid", not_started) is checks.EXERCISES["sigmoid"].reference
+    assert "not written yet" in capsys.readouterr().out
+    mine = copy_of(checks.EXERCISES["sigmoid"].reference)
+    assert checks.own_or_reference("sigmoid", mine) is mine
+
+
+def test_require_version():
+    assert lstm_helpers.require_version(lstm_helpers.__version__) == lstm_helpers.__version__
+    with pytest.raises(RuntimeError, match="pip install -e"):
+        lstm_helpers.require_version("0.0.0-old")
