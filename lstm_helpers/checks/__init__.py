@@ -12,7 +12,7 @@ import importlib
 from ._core import CheckFailed, Exercise, Mistake, run_exercise
 
 # Chapter modules, in course order. A new chapter adds its module here.
-CHAPTER_MODULES = ("feedforward", "rnn")
+CHAPTER_MODULES = ("feedforward", "rnn", "long_term", "lstm", "variants")
 
 
 def _load_registry():

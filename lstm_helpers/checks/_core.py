@@ -52,6 +52,9 @@ class Exercise:
     reference: the correct implementation (called with the same arguments).
     block: reference functions the learner must not call from this answer,
         given as ``"module:function"`` (the hidden tests make them raise).
+    trial_note: optional ``inputs -> str or None``: a sentence about an edge
+        case in this trial's inputs ("every gradient is zero here"), added
+        to any failure on that trial, including an error the answer raises.
     """
 
     name: str
@@ -65,6 +68,7 @@ class Exercise:
     visible_seed: int = 0
     visible_trials: int = 2
     hidden_trials: int = 3
+    trial_note: Callable[[dict], Any] = None
 
 
 def _copy_inputs(inputs):
@@ -81,6 +85,18 @@ def _copy_inputs(inputs):
     return out
 
 
+def _changed_in_place(name, value, before):
+    """Names of the input arrays (also inside dicts of arrays) that differ from their copy."""
+    if isinstance(value, _ndarray):
+        same = value.shape == before.shape and ((value == before) | ((value != value) & (before != before))).all()
+        return [] if same else [name]
+    if isinstance(value, dict) and isinstance(before, dict):
+        if set(value) != set(before):
+            return [name]
+        return [n for key in value for n in _changed_in_place(f"{name}[{key!r}]", value[key], before[key])]
+    return []
+
+
 def _describe_call(exercise):
     names = exercise.outputs if isinstance(exercise.outputs, tuple) else (exercise.outputs,)
     shown = ", ".join("cache" if n is None else n for n in names)
@@ -95,6 +111,8 @@ def flatten_outputs(result, outputs, who):
     if not isinstance(outputs, tuple):
         if result is None:
             raise CheckFailed(f"{who} returned None: did you forget the `return` statement?")
+        if isinstance(result, dict):  # named values, e.g. {"lstm": 180, "gru": 135}: compared entry by entry
+            return {f"{outputs}[{key!r}]": value for key, value in result.items()}
         return {outputs: result}
     if result is None:
         raise CheckFailed(f"{who} returned None: did you forget the `return` statement?")
@@ -125,6 +143,9 @@ def _close(got, want, rtol, atol):
 def compare_outputs(got, want, rtol, atol, who):
     """Return (problems, wrong_names); problems are structural and final."""
     missing = [k for k in want if k not in got]
+    if missing and "[" in missing[0]:
+        raise CheckFailed(f"{who} must return a dict with an entry for every key; {_and(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} missing.")
     if missing:
         raise CheckFailed(
             f"{who} is missing the gradient(s) {', '.join(missing)}: backward functions "
@@ -133,6 +154,12 @@ def compare_outputs(got, want, rtol, atol, who):
     wrong = []
     for name, expected in want.items():
         value = got[name]
+        if isinstance(expected, str):  # a word such as "vanishes": compared exactly
+            if not isinstance(value, str):
+                raise CheckFailed(f"{who}: {name} should be a string such as {expected!r}, got {type(value).__name__}.")
+            if value != expected:
+                wrong.append(name)
+            continue
         if not isinstance(value, (np.ndarray, np.generic, float, int)):
             raise CheckFailed(f"{who}: {name} should be a NumPy array, got {type(value).__name__}.")
         value = _asarray(value)
@@ -146,7 +173,7 @@ def compare_outputs(got, want, rtol, atol, who):
             elif value.ndim == expected.ndim + 1 or value.shape[1:] == expected.shape:
                 hint = " An extra axis usually means a sum over the batch (axis=0) is missing."
             raise CheckFailed(f"{who}: {name} has shape {value.shape} where {expected.shape} was expected.{hint}")
-        if value.dtype.kind not in "fc":
+        if value.dtype.kind not in "fc" and not (value.dtype.kind in "iu" and expected.dtype.kind in "iu"):
             raise CheckFailed(f"{who}: {name} has dtype {value.dtype}; expected floating-point numbers.")
         if not _isfinite(value).all():
             raise CheckFailed(f"{who}: {name} contains NaN or inf values (an overflow, or a division by zero?).")
@@ -163,6 +190,10 @@ def _matches(got, wrong_result, outputs, names, rtol, atol):
     for name in names:
         if name not in flat or name not in got:
             return False
+        if isinstance(got[name], str) or isinstance(flat[name], str):
+            if got[name] != flat[name]:
+                return False
+            continue
         a, b = _asarray(got[name]), _asarray(flat[name])
         if a.shape != b.shape or not _close(a, b, 1e-6, 1e-8):
             return False
@@ -178,7 +209,19 @@ def _call_args(inputs):
 
 
 def check_once(exercise, student_fn, inputs):
-    """Run one trial; raise CheckFailed naming the problem."""
+    """Run one trial; raise CheckFailed naming the problem (and the trial's edge case, if any)."""
+    note = exercise.trial_note(inputs) if exercise.trial_note is not None else None
+    if not note:
+        return _check_once(exercise, student_fn, inputs)
+    try:
+        return _check_once(exercise, student_fn, inputs)
+    except CheckFailed as exc:
+        raise CheckFailed(f"{exc} Note: {note}") from None
+    except Exception as exc:
+        raise CheckFailed(f"{exercise.name} raised {type(exc).__name__}: {exc}. Note: {note}") from exc
+
+
+def _check_once(exercise, student_fn, inputs):
     who = f"{exercise.name}"
     args = _call_args(inputs)
     want_raw = exercise.reference(*_call_args(_copy_inputs(inputs)))
@@ -197,9 +240,11 @@ def check_once(exercise, student_fn, inputs):
         )
 
     for key, value in inputs.items():
-        if isinstance(value, _ndarray) and (value.shape != pristine[key].shape or not (value == pristine[key]).all()):
+        changed = _changed_in_place(key, value, pristine[key])
+        if changed:
+            where = f" ({changed[0]})" if changed[0] != key else ""
             raise CheckFailed(
-                f"{who} changed its input {key!r} in place. Compute new arrays instead "
+                f"{who} changed its input {key!r}{where} in place. Compute new arrays instead "
                 "(for example `x = x + 1`, not `x += 1`)."
             )
     got = flatten_outputs(got_raw, exercise.outputs, who)
@@ -219,9 +264,13 @@ def check_once(exercise, student_fn, inputs):
     where = f"{_and(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong"
     if right:
         where += f" while {_and(right)} {'is' if len(right) == 1 else 'are'} right"
-    worst = max(float(_max(_abs(_asarray(got[n]) - _asarray(want[n])))) for n in wrong)
+    words = [f"{n} is {got[n]!r} where {want[n]!r} was expected" for n in wrong if isinstance(want[n], str)]
+    numbers = [n for n in wrong if not isinstance(want[n], str)]
+    if numbers:
+        worst = max(float(_max(_abs(_asarray(got[n]) - _asarray(want[n])))) for n in numbers)
+        words.append(f"largest difference {worst:.3g}")
     raise CheckFailed(
-        f"{who}: {where} (largest difference {worst:.3g}). "
+        f"{who}: {where} ({'; '.join(words)}). "
         f"Compare your code with the equations line by line; the function returns {_describe_call(exercise)}."
     )
 

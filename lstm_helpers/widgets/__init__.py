@@ -5,5 +5,8 @@ Each chapter's app lives in its own module and is built on
 """
 
 from ._base import SliderApp
+from .gates import GateSliders, GradientView
+from .gradient_flow import Curve, GradientFlowApp, default_curves
 
-__all__ = ["SliderApp"]
+__all__ = ["SliderApp", "GateSliders", "GradientView", "Curve", "GradientFlowApp", "default_curves"]
+

@@ -1,0 +1,531 @@
+"""Tests for the LSTM reference (lstm_helpers.lstm) and its exercise checks.
+
+The expected values come from independent computations: the equations
+written out again here (with the textbook logistic 1 / (1 + exp(-a))),
+central differences, and torch.nn.LSTM where PyTorch is installed.
+"""
+
+import types
+
+import numpy as np
+import pytest
+
+from lstm_helpers import checks
+from lstm_helpers import lstm as L
+from lstm_helpers.checks import CheckFailed
+from lstm_helpers.checks import lstm as lstm_checks
+from lstm_helpers.checks._core import run_exercise
+from lstm_helpers.gradients import numerical_gradient
+from lstm_helpers.grading import hidden_check
+
+GATES = ("f", "i", "c", "o")
+# (T, N, D, H): D != H, and the edge cases N = 1, T = 1, H = 1
+SHAPES = [(3, 2, 3, 4), (1, 1, 2, 3), (4, 1, 5, 2), (2, 3, 1, 1), (1, 3, 4, 4)]
+
+
+def random_params(rng, D, H, dtype=np.float64):
+    """Distinct weights and biases for every gate, large enough to matter."""
+    params = {}
+    for g in GATES:
+        params[f"W_{g}"] = (0.6 * rng.standard_normal((H, H + D))).astype(dtype)
+        params[f"b_{g}"] = (0.5 * rng.standard_normal(H)).astype(dtype)
+    return params
+
+
+def rel_error(a, b):
+    """Norm-wise relative error |a - b| / (|a| + |b|); 0 when both are 0."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
+
+
+def textbook_cell(x_t, h_prev, c_prev, p):
+    """The LSTM equations written out independently of the package."""
+    def logistic(a):
+        return 1.0 / (1.0 + np.exp(-a))
+
+    z = np.hstack([h_prev, x_t])
+    f = logistic(z @ p["W_f"].T + p["b_f"])
+    i = logistic(z @ p["W_i"].T + p["b_i"])
+    g = np.tanh(z @ p["W_c"].T + p["b_c"])
+    o = logistic(z @ p["W_o"].T + p["b_o"])
+    c_t = f * c_prev + i * g
+    return o * np.tanh(c_t), c_t
+
+
+def make_sequence(rng, T, N, D, H, dtype=np.float64):
+    x = rng.standard_normal((T, N, D)).astype(dtype)
+    h0 = rng.uniform(-1, 1, (N, H)).astype(dtype)
+    c0 = rng.standard_normal((N, H)).astype(dtype)
+    return x, h0, c0, random_params(rng, D, H, dtype)
+
+
+# ---------------------------------------------------------------------------
+# Forward pass
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_cell_and_sequence_match_textbook_equations(shape):
+    rng = np.random.default_rng(1)
+    T, N, D, H = shape
+    x, h0, c0, p = make_sequence(rng, T, N, D, H)
+    h, c, _ = L.lstm_forward(x, h0, c0, p)
+    h_prev, c_prev = h0, c0
+    for t in range(T):
+        h_want, c_want = textbook_cell(x[t], h_prev, c_prev, p)
+        h_cell, c_cell, _ = L.lstm_cell_forward(x[t], h_prev, c_prev, p)
+        np.testing.assert_allclose(h_cell, h_want, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(c_cell, c_want, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(h[t], h_want, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(c[t], c_want, rtol=0, atol=1e-13)
+        h_prev, c_prev = h_want, c_want
+
+
+def test_step_functions_follow_the_equations():
+    rng = np.random.default_rng(2)
+    N, D, H = 3, 2, 4
+    p = random_params(rng, D, H)
+    z = rng.standard_normal((N, H + D))
+    c_prev = rng.standard_normal((N, H))
+
+    def logistic(a):
+        return 1.0 / (1.0 + np.exp(-a))
+
+    f = L.forget_gate(z, p)
+    i, c_tilde = L.input_gate_and_candidate(z, p)
+    c_t = L.cell_update(f, c_prev, i, c_tilde)
+    o, h_t = L.output_gate_and_hidden(z, c_t, p)
+    np.testing.assert_allclose(f, logistic(z @ p["W_f"].T + p["b_f"]), atol=1e-14)
+    np.testing.assert_allclose(i, logistic(z @ p["W_i"].T + p["b_i"]), atol=1e-14)
+    np.testing.assert_allclose(c_tilde, np.tanh(z @ p["W_c"].T + p["b_c"]), atol=1e-14)
+    np.testing.assert_allclose(c_t, f * c_prev + i * c_tilde, atol=1e-14)
+    np.testing.assert_allclose(o, logistic(z @ p["W_o"].T + p["b_o"]), atol=1e-14)
+    np.testing.assert_allclose(h_t, o * np.tanh(c_t), atol=1e-14)
+
+
+def test_cell_cache_has_the_documented_keys():
+    rng = np.random.default_rng(3)
+    x, h0, c0, p = make_sequence(rng, 1, 2, 3, 4)
+    h_t, c_t, cache = L.lstm_cell_forward(x[0], h0, c0, p)
+    assert set(cache) == {"z", "c_prev", "f", "i", "c_tilde", "o", "c_t", "tanh_c", "params"}
+    np.testing.assert_array_equal(cache["z"], np.hstack([h0, x[0]]))
+    np.testing.assert_array_equal(cache["c_prev"], c0)
+    np.testing.assert_array_equal(cache["c_t"], c_t)
+    np.testing.assert_allclose(cache["tanh_c"], np.tanh(c_t), atol=1e-15)
+    assert set(cache["params"]) == set(p)
+
+
+def test_sequence_cache_steps_are_cell_caches():
+    rng = np.random.default_rng(4)
+    T, N, D, H = 5, 2, 3, 4
+    x, h0, c0, p = make_sequence(rng, T, N, D, H)
+    _, _, cache = L.lstm_forward(x, h0, c0, p)
+    assert len(cache["steps"]) == T
+    h_prev, c_prev = h0, c0
+    for t in range(T):
+        h_prev, c_prev, cell_cache = L.lstm_cell_forward(x[t], h_prev, c_prev, p)
+        step = cache["steps"][t]
+        assert set(step) == set(cell_cache)
+        for key in cell_cache:
+            if key != "params":
+                np.testing.assert_allclose(step[key], cell_cache[key], rtol=0, atol=1e-13, err_msg=key)
+
+
+def test_forward_leaves_inputs_alone_and_accepts_strided_x():
+    rng = np.random.default_rng(5)
+    x_batch_major = rng.standard_normal((2, 6, 3))  # (N, T, D)
+    x = x_batch_major.transpose(1, 0, 2)  # time-major view, not contiguous
+    _, h0, c0, p = make_sequence(rng, 6, 2, 3, 4)
+    saved = [a.copy() for a in (x, h0, c0)] + [v.copy() for v in p.values()]
+    h, c, _ = L.lstm_forward(x, h0, c0, p)
+    h2, c2, _ = L.lstm_forward(np.ascontiguousarray(x), h0, c0, p)
+    np.testing.assert_array_equal(h, h2)
+    np.testing.assert_array_equal(c, c2)
+    for before, after in zip(saved, [x, h0, c0, *p.values()]):
+        np.testing.assert_array_equal(before, after)
+
+
+# ---------------------------------------------------------------------------
+# Backward passes against central differences (float64)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_cell_backward_matches_numerical_gradient(shape):
+    rng = np.random.default_rng(10)
+    _, N, D, H = shape
+    x, h_prev, c_prev, p = make_sequence(rng, 1, N, D, H)
+    x_t = x[0]
+    dh_t = rng.standard_normal((N, H))
+    dc_t = rng.standard_normal((N, H))
+
+    def loss():
+        h_t, c_t, _ = L.lstm_cell_forward(x_t, h_prev, c_prev, p)
+        return np.sum(dh_t * h_t) + np.sum(dc_t * c_t)
+
+    _, _, cache = L.lstm_cell_forward(x_t, h_prev, c_prev, p)
+    dx_t, dh_prev, dc_prev, grads = L.lstm_cell_backward(dh_t, dc_t, cache)
+    assert set(grads) == set(p)
+    for name, analytic, wrt in [("dx_t", dx_t, x_t), ("dh_prev", dh_prev, h_prev), ("dc_prev", dc_prev, c_prev)] + [
+        (f"d{k}", grads[k], p[k]) for k in p
+    ]:
+        assert rel_error(analytic, numerical_gradient(loss, wrt)) < 1e-7, name
+
+
+@pytest.mark.parametrize("with_dc_last", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sequence_backward_matches_numerical_gradient(shape, with_dc_last):
+    rng = np.random.default_rng(11)
+    T, N, D, H = shape
+    x, h0, c0, p = make_sequence(rng, T, N, D, H)
+    dh = rng.standard_normal((T, N, H))
+    dc_last = rng.standard_normal((N, H)) if with_dc_last else None
+
+    def loss():
+        h, c, _ = L.lstm_forward(x, h0, c0, p)
+        value = np.sum(dh * h)
+        if dc_last is not None:
+            value += np.sum(dc_last * c[-1])
+        return value
+
+    _, _, cache = L.lstm_forward(x, h0, c0, p)
+    dx, dh0, dc0, grads = L.lstm_backward(dh, cache, dc_last)
+    assert set(grads) == set(p)
+    for name, analytic, wrt in [("dx", dx, x), ("dh0", dh0, h0), ("dc0", dc0, c0)] + [
+        (f"d{k}", grads[k], p[k]) for k in p
+    ]:
+        assert rel_error(analytic, numerical_gradient(loss, wrt)) < 1e-7, name
+
+
+# ---------------------------------------------------------------------------
+# The fast sequence code against a loop over the readable cell
+# ---------------------------------------------------------------------------
+
+
+def cell_loop(x, h0, c0, p, dh, dc_last):
+    """lstm_forward + lstm_backward written as a plain loop over the cell."""
+    h_prev, c_prev, hs, cs, caches = h0, c0, [], [], []
+    for t in range(len(x)):
+        h_prev, c_prev, cache = L.lstm_cell_forward(x[t], h_prev, c_prev, p)
+        hs.append(h_prev)
+        cs.append(c_prev)
+        caches.append(cache)
+    dx = np.zeros_like(x)
+    dh_next, dc_next = np.zeros_like(h0), dc_last.copy()
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    for t in reversed(range(len(x))):
+        dx[t], dh_next, dc_next, g = L.lstm_cell_backward(dh[t] + dh_next, dc_next, caches[t])
+        for k in grads:
+            grads[k] += g[k]
+    return np.stack(hs), np.stack(cs), dx, dh_next, dc_next, grads
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(20, 4, 6, 7), (8, 16, 32, 24)])
+def test_fast_path_agrees_with_cell_loop(shape):
+    rng = np.random.default_rng(12)
+    T, N, D, H = shape
+    x, h0, c0, p = make_sequence(rng, T, N, D, H)
+    dh = rng.standard_normal((T, N, H))
+    dc_last = rng.standard_normal((N, H))
+    h_loop, c_loop, dx_loop, dh0_loop, dc0_loop, grads_loop = cell_loop(x, h0, c0, p, dh, dc_last)
+
+    h, c, cache = L.lstm_forward(x, h0, c0, p)
+    dx, dh0, dc0, grads = L.lstm_backward(dh, cache, dc_last)
+    tol = dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(h, h_loop, **tol)
+    np.testing.assert_allclose(c, c_loop, **tol)
+    np.testing.assert_allclose(dx, dx_loop, **tol)
+    np.testing.assert_allclose(dh0, dh0_loop, **tol)
+    np.testing.assert_allclose(dc0, dc0_loop, **tol)
+    for k in p:
+        np.testing.assert_allclose(grads[k], grads_loop[k], err_msg=k, **tol)
+
+
+def test_backward_does_not_consume_its_cache_or_inputs():
+    rng = np.random.default_rng(13)
+    x, h0, c0, p = make_sequence(rng, 4, 2, 3, 5)
+    dh = rng.standard_normal((4, 2, 5))
+    dc_last = rng.standard_normal((2, 5))
+    dh_saved, dc_saved = dh.copy(), dc_last.copy()
+    _, _, cache = L.lstm_forward(x, h0, c0, p)
+    first = L.lstm_backward(dh, cache, dc_last)
+    second = L.lstm_backward(dh, cache, dc_last)
+    for a, b in zip(first[:3], second[:3]):
+        np.testing.assert_array_equal(a, b)
+    for k in p:
+        np.testing.assert_array_equal(first[3][k], second[3][k])
+    np.testing.assert_array_equal(dh, dh_saved)
+    np.testing.assert_array_equal(dc_last, dc_saved)
+
+
+def test_dc_last_none_means_zeros():
+    rng = np.random.default_rng(14)
+    x, h0, c0, p = make_sequence(rng, 3, 2, 3, 4)
+    dh = rng.standard_normal((3, 2, 4))
+    _, _, cache = L.lstm_forward(x, h0, c0, p)
+    a = L.lstm_backward(dh, cache)
+    b = L.lstm_backward(dh, cache, np.zeros((2, 4)))
+    for u, v in zip(a[:3], b[:3]):
+        np.testing.assert_array_equal(u, v)
+
+
+# ---------------------------------------------------------------------------
+# The constant error carousel
+# ---------------------------------------------------------------------------
+
+
+def test_open_forget_gate_and_closed_input_gate_keep_the_cell_state_for_1000_steps():
+    # With W_f = W_i = 0 the gates see only their biases. In float64,
+    # tanh(25) = 1 - 3.9e-22 rounds to exactly 1.0 (the gap below 1.0 is
+    # 1.1e-16), so sigmoid(50) = (1 + tanh(25)) / 2 is exactly 1 and
+    # sigmoid(-50) exactly 0: f = 1 and i = 0 hold exactly, not just nearly.
+    # Then c_t = 1 * c_prev + 0 * c_tilde = c_prev exactly, so we can demand
+    # bit-for-bit equality after 1000 steps.
+    assert 0.5 * (1.0 + np.tanh(25.0)) == 1.0 and 0.5 * (1.0 + np.tanh(-25.0)) == 0.0
+    rng = np.random.default_rng(20)
+    T, N, D, H = 1000, 2, 3, 4
+    x, h0, c0, p = make_sequence(rng, T, N, D, H)
+    p["W_f"][:] = 0.0
+    p["W_i"][:] = 0.0
+    p["b_f"][:] = 50.0
+    p["b_i"][:] = -50.0
+    z = np.hstack([h0, x[0]])
+    assert np.all(L.forget_gate(z, p) == 1.0)
+    assert np.all(L.input_gate_and_candidate(z, p)[0] == 0.0)
+
+    h, c, cache = L.lstm_forward(x, h0, c0, p)
+    assert np.all(c == c0), "the fast sequence code let the cell state drift"
+    np.testing.assert_allclose(h[-1], textbook_cell(x[-1], h[-2], c0, p)[0], atol=1e-13)
+
+    c_prev, h_prev = c0, h0
+    for t in range(T):
+        h_prev, c_prev, _ = L.lstm_cell_forward(x[t], h_prev, c_prev, p)
+    assert np.all(c_prev == c0), "the readable cell let the cell state drift"
+
+    # ... and the gradient on the cell state flows back unchanged.
+    dc_last = rng.standard_normal((N, H))
+    _, dh0, dc0, _ = L.lstm_backward(np.zeros((T, N, H)), cache, dc_last)
+    assert np.all(dc0 == dc_last)
+    assert np.all(dh0 == 0.0)
+
+
+# ---------------------------------------------------------------------------
+# dtypes, parameters and errors
+# ---------------------------------------------------------------------------
+
+
+def test_float32_in_float32_out():
+    rng = np.random.default_rng(30)
+    T, N, D, H = 3, 2, 3, 4
+    x, h0, c0, p = make_sequence(rng, T, N, D, H, dtype=np.float32)
+    z = np.hstack([h0, x[0]])
+    f = L.forget_gate(z, p)
+    i, c_tilde = L.input_gate_and_candidate(z, p)
+    c_t = L.cell_update(f, c0, i, c_tilde)
+    o, h_t = L.output_gate_and_hidden(z, c_t, p)
+    assert all(a.dtype == np.float32 for a in (f, i, c_tilde, c_t, o, h_t))
+
+    h_t, c_t, cell_cache = L.lstm_cell_forward(x[0], h0, c0, p)
+    assert h_t.dtype == c_t.dtype == np.float32
+    dx_t, dh_prev, dc_prev, grads = L.lstm_cell_backward(np.ones_like(h_t), np.ones_like(c_t), cell_cache)
+    assert dx_t.dtype == dh_prev.dtype == dc_prev.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads.values())
+
+    h, c, cache = L.lstm_forward(x, h0, c0, p)
+    assert h.dtype == c.dtype == np.float32
+    dh = rng.standard_normal((T, N, H)).astype(np.float32)
+    dx, dh0, dc0, grads = L.lstm_backward(dh, cache, np.ones((N, H), np.float32))
+    assert dx.dtype == dh0.dtype == dc0.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads.values())
+
+    # and it is the same computation, to float32 precision
+    p64 = {k: v.astype(np.float64) for k, v in p.items()}
+    h64, c64, cache64 = L.lstm_forward(x.astype(np.float64), h0.astype(np.float64), c0.astype(np.float64), p64)
+    np.testing.assert_allclose(h, h64, atol=1e-5)
+    dx64 = L.lstm_backward(dh.astype(np.float64), cache64, np.ones((N, H)))[0]
+    np.testing.assert_allclose(dx, dx64, atol=1e-4)
+
+
+def test_param_shapes_and_init():
+    assert L.lstm_param_shapes(3, 5) == {
+        "W_f": (5, 8), "b_f": (5,), "W_i": (5, 8), "b_i": (5,),
+        "W_c": (5, 8), "b_c": (5,), "W_o": (5, 8), "b_o": (5,),
+    }
+    state = np.random.get_state()[1].copy()
+    p = L.init_lstm_params(3, 5, np.random.default_rng(0))
+    q = L.init_lstm_params(3, 5, np.random.default_rng(0), forget_bias=2.0, dtype=np.float32)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # the global generator is untouched
+    assert {k: v.shape for k, v in p.items()} == L.lstm_param_shapes(3, 5)
+    assert all(v.dtype == np.float64 for v in p.values())
+    assert all(v.dtype == np.float32 for v in q.values())
+    np.testing.assert_array_equal(p["b_f"], np.ones(5))
+    np.testing.assert_array_equal(q["b_f"], np.full(5, 2.0, np.float32))
+    for g in ("i", "c", "o"):
+        np.testing.assert_array_equal(p[f"b_{g}"], np.zeros(5))
+    weights = [p[f"W_{g}"] for g in GATES]
+    assert all(not np.allclose(a, b) for k, a in enumerate(weights) for b in weights[k + 1:])
+    np.testing.assert_array_equal(L.init_lstm_params(3, 5, np.random.default_rng(0))["W_o"], p["W_o"])
+
+
+def test_missing_key_is_named():
+    rng = np.random.default_rng(31)
+    x, h0, c0, p = make_sequence(rng, 2, 2, 3, 4)
+    del p["W_o"]
+    for call in (lambda: L.lstm_cell_forward(x[0], h0, c0, p), lambda: L.lstm_forward(x, h0, c0, p),
+                 lambda: L.output_gate_and_hidden(np.hstack([h0, x[0]]), c0, p)):
+        with pytest.raises(ValueError, match="'W_o'"):
+            call()
+
+
+@pytest.mark.parametrize("key, bad_shape, expected", [
+    ("W_f", (4, 8), r"params\['W_f'\] has shape \(4, 8\), expected \(4, 7\)"),
+    ("W_c", (7, 4), r"params\['W_c'\] has shape \(7, 4\), expected \(4, 7\)"),
+    ("b_i", (4, 1), r"params\['b_i'\] has shape \(4, 1\), expected \(4,\)"),
+    ("b_o", (3,), r"params\['b_o'\] has shape \(3,\), expected \(4,\)"),
+])
+def test_wrong_param_shape_names_key_and_expected_shape(key, bad_shape, expected):
+    rng = np.random.default_rng(32)
+    x, h0, c0, p = make_sequence(rng, 2, 2, 3, 4)  # D = 3, H = 4: W is (4, 7)
+    p[key] = np.zeros(bad_shape)
+    with pytest.raises(ValueError, match=expected):
+        L.lstm_forward(x, h0, c0, p)
+    with pytest.raises(ValueError, match=expected):
+        L.lstm_cell_forward(x[0], h0, c0, p)
+
+
+def test_wrong_state_shapes_are_named():
+    rng = np.random.default_rng(33)
+    x, h0, c0, p = make_sequence(rng, 2, 2, 3, 4)
+    with pytest.raises(ValueError, match=r"h0 has shape \(3, 4\), expected \(2, 4\)"):
+        L.lstm_forward(x, np.zeros((3, 4)), c0, p)
+    with pytest.raises(ValueError, match=r"c_prev has shape \(2, 5\), expected \(2, 4\)"):
+        L.lstm_cell_forward(x[0], h0, np.zeros((2, 5)), p)
+    with pytest.raises(ValueError, match="x has shape"):
+        L.lstm_forward(x[0], h0, c0, p)
+
+
+def test_dh_with_wrong_length_names_the_mismatch():
+    rng = np.random.default_rng(34)
+    x, h0, c0, p = make_sequence(rng, 10, 2, 3, 4)
+    _, _, cache = L.lstm_forward(x, h0, c0, p)
+    with pytest.raises(ValueError, match="^dh has 7 time steps but the forward pass ran 10$"):
+        L.lstm_backward(np.zeros((7, 2, 4)), cache)
+    with pytest.raises(ValueError, match=r"dh has shape \(10, 2, 5\), expected \(10, 2, 4\)"):
+        L.lstm_backward(np.zeros((10, 2, 5)), cache)
+    with pytest.raises(ValueError, match=r"dc_last has shape \(2, 5\), expected \(2, 4\)"):
+        L.lstm_backward(np.zeros((10, 2, 4)), cache, np.zeros((2, 5)))
+
+
+# ---------------------------------------------------------------------------
+# Agreement with PyTorch
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 4, 6), (1, 1, 2, 3), (7, 2, 6, 4)])
+def test_agrees_with_torch_lstm(shape):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(40)
+    T, N, D, H = shape
+    x, h0, c0, p = make_sequence(rng, T, N, D, H)
+    dh = rng.standard_normal((T, N, H))
+    dc_last = rng.standard_normal((N, H))
+
+    # PyTorch stacks the gate blocks as i, f, g (our c), o; weight_ih_l0 is
+    # (4H, D) (our x columns), weight_hh_l0 is (4H, H) (our h columns), and
+    # it has two biases whose sum is our b.
+    order = ("i", "f", "c", "o")
+    lstm = torch.nn.LSTM(D, H, dtype=torch.float64)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(np.concatenate([p[f"W_{g}"][:, H:] for g in order])))
+        lstm.weight_hh_l0.copy_(torch.from_numpy(np.concatenate([p[f"W_{g}"][:, :H] for g in order])))
+        lstm.bias_ih_l0.copy_(torch.from_numpy(np.concatenate([p[f"b_{g}"] for g in order])))
+        lstm.bias_hh_l0.zero_()
+    xt = torch.tensor(x, requires_grad=True)
+    h0t = torch.tensor(h0[None], requires_grad=True)
+    c0t = torch.tensor(c0[None], requires_grad=True)
+    out, (h_n, c_n) = lstm(xt, (h0t, c0t))
+    ((out * torch.from_numpy(dh)).sum() + (c_n[0] * torch.from_numpy(dc_last)).sum()).backward()
+
+    h, c, cache = L.lstm_forward(x, h0, c0, p)
+    dx, dh0, dc0, grads = L.lstm_backward(dh, cache, dc_last)
+    tol = dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(h, out.detach().numpy(), **tol)
+    np.testing.assert_allclose(h[-1], h_n[0].detach().numpy(), **tol)
+    np.testing.assert_allclose(c[-1], c_n[0].detach().numpy(), **tol)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(dh0, h0t.grad.numpy()[0], **tol)
+    np.testing.assert_allclose(dc0, c0t.grad.numpy()[0], **tol)
+    for k, g in enumerate(order):
+        rows = slice(k * H, (k + 1) * H)
+        np.testing.assert_allclose(grads[f"W_{g}"][:, H:], lstm.weight_ih_l0.grad.numpy()[rows], **tol)
+        np.testing.assert_allclose(grads[f"W_{g}"][:, :H], lstm.weight_hh_l0.grad.numpy()[rows], **tol)
+        np.testing.assert_allclose(grads[f"b_{g}"], lstm.bias_ih_l0.grad.numpy()[rows], **tol)
+        np.testing.assert_allclose(grads[f"b_{g}"], lstm.bias_hh_l0.grad.numpy()[rows], **tol)
+
+
+# ---------------------------------------------------------------------------
+# Exercise checks
+# ---------------------------------------------------------------------------
+
+EXERCISE_NAMES = ["forget_gate", "input_gate_and_candidate", "cell_update", "output_gate_and_hidden",
+                  "lstm_cell_forward", "lstm_forward", "lstm_cell_backward", "lstm_backward"]
+MISTAKES = [pytest.param(ex, m, id=f"{ex.name}-{k}") for ex in lstm_checks.EXERCISES for k, m in enumerate(ex.mistakes)]
+
+
+def copy_of(fn):
+    """The same code as a new function object, so blocking the reference leaves it alone."""
+    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__)
+
+
+def test_every_exercise_is_registered_and_blocks_its_reference():
+    assert [ex.name for ex in lstm_checks.EXERCISES] == EXERCISE_NAMES
+    for ex in lstm_checks.EXERCISES:
+        assert checks.EXERCISES[ex.name] is ex
+        assert ex.block == (f"lstm_helpers.lstm:{ex.name}",)
+        assert ex.reference is getattr(L, ex.name)
+
+
+@pytest.mark.parametrize("name", EXERCISE_NAMES)
+def test_reference_passes_visible_and_hidden_checks(name, capsys):
+    checks.check(name, getattr(L, name))  # raises CheckFailed on a problem
+    assert "all visible checks passed" in capsys.readouterr().out
+    hidden_check(name, copy_of(getattr(L, name)), trials=5)  # raises AssertionError on a problem
+
+
+@pytest.mark.parametrize("name", ["lstm_cell_forward", "lstm_backward"])
+def test_hidden_check_rejects_a_call_to_the_reference(name):
+    with pytest.raises(AssertionError, match="calls the course's reference"):
+        hidden_check(name, getattr(L, name), trials=1)
+
+
+@pytest.mark.parametrize("exercise, mistake", MISTAKES)
+def test_each_mistake_is_caught_with_its_own_message(exercise, mistake):
+    with pytest.raises(CheckFailed) as info:
+        run_exercise(exercise, mistake.compute)
+    assert str(info.value) == f"{exercise.name}: {mistake.message}"
+
+
+def test_required_mistakes_are_covered():
+    messages = {ex.name: " | ".join(m.message for m in ex.mistakes) for ex in lstm_checks.EXERCISES}
+    cell = messages["lstm_cell_forward"]
+    for phrase in ["forget and input gates are swapped", "input and output gates are swapped",
+                   "forget and output gates are swapped", "wrong order", "uses c_prev where",
+                   "tanh on the cell state is missing", "sigmoid used where tanh belongs in the candidate"]:
+        assert phrase in cell, phrase
+    for g in GATES:
+        assert f"bias b_{g}" in cell
+    for gate in ("forget gate f", "input gate i", "output gate o"):
+        assert f"tanh used where sigmoid belongs in the {gate}" in cell
+    assert "forget-gate factor" in messages["lstm_cell_backward"]
+    assert "path from dh_t into the cell state is missing" in messages["lstm_cell_backward"]
+    for phrase in ["cell-state gradient from the future is dropped", "off by one", "not accumulated"]:
+        assert phrase in messages["lstm_backward"], phrase
+
+
+def test_a_wrong_answer_without_a_known_mistake_gets_a_generic_message():
+    def scaled(f, c_prev, i, c_tilde):
+        return 1.01 * (f * c_prev + i * c_tilde)
+
+    with pytest.raises(CheckFailed, match="c_t is wrong"):
+        run_exercise(checks.EXERCISES["cell_update"], scaled)
