@@ -17,7 +17,7 @@ Pascanu, Mikolov & Bengio (2013) in :func:`predict_from_weights`.
 import numpy as np
 
 from ._validate import as_float_array, check_shape
-from .rnn import _check_rnn_params, rnn_forward
+from .rnn import rnn_forward
 
 #: Largest slope of each activation: tanh'(0) = 1, sigmoid'(0) = 1/4.
 ACTIVATION_GAMMA = {"tanh": 1.0, "sigmoid": 0.25}

@@ -19,7 +19,6 @@ import importlib.util
 import itertools
 import os
 import sys
-import warnings
 
 import numpy as np
 

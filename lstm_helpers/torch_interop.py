@@ -44,10 +44,9 @@ def _import_torch():
         import torch
     except ImportError as err:
         raise ImportError(
-            "lstm_helpers.torch_interop needs PyTorch, which is not installed. Install it with\n"
-            '    pip install "lstm-helpers[torch]"\n'
-            "(for a small CPU-only build, first see https://pytorch.org/get-started/locally/) "
-            "and restart the kernel. Nothing else in lstm_helpers needs PyTorch."
+            "lstm_helpers.torch_interop needs PyTorch, which is not installed. From the course "
+            'folder, install it with\n    pip install -e ".[torch]"\n'
+            "(a CPU-only build is enough) and restart the kernel. Nothing else in lstm_helpers needs PyTorch."
         ) from err
     return torch
 

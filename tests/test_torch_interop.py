@@ -358,7 +358,7 @@ def test_missing_torch_gives_an_install_hint(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
     params = {k: np.zeros(s) for k, s in lstm.lstm_param_shapes(3, 4).items()}
-    with pytest.raises(ImportError, match=r'pip install "lstm-helpers\[torch\]"'):
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[torch\]"'):
         torch_interop.lstm_params_to_torch(params)
     with pytest.raises(ImportError, match="needs PyTorch"):
         torch_interop.gru_params_from_torch(object())

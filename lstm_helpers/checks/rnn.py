@@ -8,7 +8,7 @@ hide or fake one in their backward pass.
 import numpy as np
 
 from .. import rnn as ref
-from ..feedforward import relu, sigmoid, tanh_grad
+from ..feedforward import relu, sigmoid
 from ._core import Exercise, Mistake
 
 

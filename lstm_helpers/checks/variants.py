@@ -263,11 +263,7 @@ EXERCISES = [
     ),
 ]
 
-# param_counts returns a dict of integers, {"lstm": 180, ...}, which
-# checks._core does not compare yet (it expects arrays of floats). The
-# exercise joins the registry only when its own reference passes its check,
-# that is once _core compares dicts entry by entry; then drop the condition
-# at the end of this file and list the exercise in EXERCISES.
+# param_counts returns a dict of integers, {"lstm": 180, ...}, compared entry by entry.
 PARAM_COUNTS = Exercise(
     name="param_counts",
     reference=ref.param_counts,

@@ -8,5 +8,6 @@ from ._base import SliderApp
 from .gates import GateSliders, GradientView
 from .gradient_flow import Curve, GradientFlowApp, default_curves
 
-__all__ = ["SliderApp", "GateSliders", "GradientView", "Curve", "GradientFlowApp", "default_curves"]
+from .variants import VariantSliders
 
+__all__ = ["SliderApp", "Curve", "GradientFlowApp", "default_curves", "GateSliders", "GradientView", "VariantSliders"]

@@ -24,12 +24,9 @@ import contextlib
 import functools
 import html
 import io
-import time
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from PIL import Image
 
 from .. import checks
 from .. import lstm as lstm_ref
@@ -150,51 +147,7 @@ def _own_cell(lstm_cell_forward):
     return cell, note
 
 
-class _FastRedraw:
-    """Redraw only what moves.
-
-    A full ``savefig`` re-lays out the figure and re-renders every tick
-    label, which takes a few hundred milliseconds. The axes, ticks and
-    legends of these apps never change, so they are rendered once into a
-    background; a slider change restores it and draws only the artists
-    listed by ``_dynamic_artists()``. Mix in before :class:`SliderApp`.
-    """
-
-    _background = None
-
-    def _dynamic_artists(self):
-        raise NotImplementedError
-
-    def _prepare_fast_redraw(self):
-        self.fig.set_layout_engine("none")  # keep the layout the first (full) render computed
-        self._canvas = FigureCanvasAgg(self.fig)
-        for artist in self._dynamic_artists():
-            artist.set_animated(True)
-        self._canvas.draw()
-        self._background = self._canvas.copy_from_bbox(self.fig.bbox)
-        self.refresh()
-
-    def refresh(self):
-        """Recompute and redraw the moving artists over the cached background."""
-        if self._background is None:
-            return super().refresh()
-        start = time.perf_counter()
-        try:
-            self.update(self.values)
-            self.status.value = ""
-        except Exception as exc:  # a learner's own cell may fail: say so, keep the sliders alive
-            self.status.value = f"<b style='color:#b00'>Could not draw: {type(exc).__name__}: {exc}</b>"
-        self._canvas.restore_region(self._background)
-        for artist in self._dynamic_artists():
-            artist.axes.draw_artist(artist)
-        buffer = io.BytesIO()
-        Image.fromarray(np.asarray(self._canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
-        self.image.value = buffer.getvalue()
-        self.last_render_ms = 1000 * (time.perf_counter() - start)
-        return self
-
-
-class GateSliders(_FastRedraw, SliderApp):
+class GateSliders(SliderApp):
     """Sliders for the forget, input and output gates and the candidate; c_t and h_t redrawn live.
 
     lstm_cell_forward: the learner's own cell (optional). It is used if it
@@ -224,7 +177,6 @@ class GateSliders(_FastRedraw, SliderApp):
         self.note = widgets.HTML(f"<i>{html.escape(note)}</i>")
         super().__init__(**kwargs)  # the first render lays the figure out
         self.children = (self.note,) + tuple(self.children)
-        self._prepare_fast_redraw()
 
     # -- SliderApp hooks -------------------------------------------------------
     def make_controls(self):
@@ -275,7 +227,7 @@ class GateSliders(_FastRedraw, SliderApp):
         ax_grad.legend(loc="lower left", fontsize=8, frameon=False)
         self.axes = (ax_state, ax_grad)
 
-    def _dynamic_artists(self):
+    def moving_artists(self):
         return [self.lines["c"], self.lines["h"], self.lines["lstm"], self.title]
 
     def update(self, values):

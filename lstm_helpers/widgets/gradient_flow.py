@@ -22,15 +22,10 @@ chapter adds a curve without copying this app, for example::
     GradientFlowApp(curves=default_curves() + [CellStateCurve()])
 """
 
-import html
-import io
-import time
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from PIL import Image
 
 from .. import gradients
 from ..plots.gradients import orthogonal_rnn
@@ -145,9 +140,7 @@ class GradientFlowApp(SliderApp):
         self.max_len = int(max_len)
         rng = np.random.default_rng(0) if rng is None else rng
         self.setting = FlowSetting.draw(rng, hidden_size=hidden_size, n_sequences=n_sequences, max_len=self.max_len)
-        self._background = None
         super().__init__(**kwargs)  # builds the controls and the figure, then draws once in full
-        self._cache_background()
 
     # -- SliderApp hooks ------------------------------------------------------------------------
     def make_controls(self):
@@ -180,13 +173,13 @@ class GradientFlowApp(SliderApp):
         self.title = ax.set_title(" ", fontsize=10)
 
     def update(self, values):
-        """Recompute every curve; a curve that fails is left empty and named in ``self.errors``."""
-        self.curve_data, self.errors = {}, []
+        """Recompute every curve; a curve that fails is left empty and named in ``self.problems``."""
+        self.curve_data = {}
         for curve in self.curves:
             try:
                 norms = np.asarray(curve.compute(values, self.setting), dtype=float)
             except Exception as exc:  # a learner's function may fail: the other curves still draw
-                self.errors.append(f"{curve.key}: {type(exc).__name__}: {exc}")
+                self.problems.append(f"{curve.key}: {type(exc).__name__}: {exc}")
                 self.lines[curve.key].set_data([], [])
                 continue
             with np.errstate(invalid="ignore"):
@@ -202,35 +195,6 @@ class GradientFlowApp(SliderApp):
         self.title.set_text(f"{verdict}.   T = {values['seq_len']}, input scale {values['input_scale']:.2f}")
 
     # -- fast redraw ------------------------------------------------------------------------------
-    def _moving_artists(self):
+    def moving_artists(self):
         return [*self.lines.values(), self.title]
 
-    def _cache_background(self):
-        """Render everything that never moves once, and keep it as a bitmap."""
-        self.fig.set_layout_engine("none")  # keep the layout of the first full render
-        self._canvas = FigureCanvasAgg(self.fig)
-        for artist in self._moving_artists():
-            artist.set_animated(True)  # left out of the background
-        self._canvas.draw()
-        self._background = self._canvas.copy_from_bbox(self.fig.bbox)
-        self.refresh()
-
-    def refresh(self):
-        """Recompute, then draw the lines and title over the cached background (what a slider triggers)."""
-        if self._background is None:
-            return super().refresh()
-        start = time.perf_counter()
-        try:
-            self.update(self.values)
-            problems = self.errors
-        except Exception as exc:  # keep the sliders alive whatever happens
-            problems = [f"{type(exc).__name__}: {exc}"]
-        self.status.value = "".join(f"<b style='color:#b00'>Could not draw {html.escape(p)}</b><br>" for p in problems)
-        self._canvas.restore_region(self._background)
-        for artist in self._moving_artists():
-            self.ax.draw_artist(artist)
-        buffer = io.BytesIO()
-        Image.fromarray(np.asarray(self._canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
-        self.image.value = buffer.getvalue()
-        self.last_render_ms = 1000 * (time.perf_counter() - start)
-        return self
