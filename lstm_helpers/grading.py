@@ -85,6 +85,7 @@ class block_references:
 
 def hidden_check(name, student_fn, trials=None):
     """The hidden test of exercise ``name``: fresh inputs, fresh checks, references blocked."""
+    __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
     checks = fresh_checks()
     exercise = checks.EXERCISES[name]
     rng = np.random.default_rng()  # operating-system entropy: nothing to hard-code against

@@ -138,6 +138,9 @@ def test_every_exercise_has_visible_and_hidden_tests_with_points(chapter):
         assert test is not None, f"{chapter}: exercise {name} has no test cell test_{name}"
         meta = grade_cell(test)
         assert meta.get("grade") and meta.get("locked") and meta.get("points", 0) > 0
+        assert "raises-exception" in test.metadata.get("tags", []), (
+            f"{chapter}: test_{name} needs the tag raises-exception, or JupyterLab's Run All stops at it"
+        )
         visible, _, hidden = test.source.partition("### BEGIN HIDDEN TESTS")
         assert re.search(r"check\w*\(", visible), f"{chapter}: test_{name} has no visible check"
         assert "hidden_check" in hidden or "assert" in hidden, f"{chapter}: test_{name} has no hidden tests"

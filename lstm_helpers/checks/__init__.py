@@ -35,6 +35,7 @@ def check(name, student_fn, rng=None, hidden=False):
     Raises :class:`CheckFailed` (an ``AssertionError``) whose message names
     the likely mistake.
     """
+    __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
     if name not in EXERCISES:
         raise KeyError(f"no exercise called {name!r}; known: {', '.join(EXERCISES)}")
     run_exercise(EXERCISES[name], student_fn, rng=rng, hidden=hidden)

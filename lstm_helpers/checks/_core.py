@@ -210,6 +210,7 @@ def _call_args(inputs):
 
 def check_once(exercise, student_fn, inputs):
     """Run one trial; raise CheckFailed naming the problem (and the trial's edge case, if any)."""
+    __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
     note = exercise.trial_note(inputs) if exercise.trial_note is not None else None
     if not note:
         return _check_once(exercise, student_fn, inputs)
@@ -222,6 +223,7 @@ def check_once(exercise, student_fn, inputs):
 
 
 def _check_once(exercise, student_fn, inputs):
+    __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
     who = f"{exercise.name}"
     args = _call_args(inputs)
     want_raw = exercise.reference(*_call_args(_copy_inputs(inputs)))
@@ -281,6 +283,7 @@ def run_exercise(exercise, student_fn, rng=None, hidden=False, trials=None):
     Visible checks use a fixed seed (the same feedback every run); hidden
     checks pass a fresh ``rng`` with random shapes.
     """
+    __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
     if not callable(student_fn):
         raise CheckFailed(f"{exercise.name} should be a function, got {type(student_fn).__name__}.")
     if rng is None:
