@@ -79,21 +79,34 @@ def language_task(n, lag, rng, dtype=np.float64):
     start, so every sequence ends with the query.
 
     n: sequences, lag: the largest number of fillers (>= 2), rng: Generator.
-    Returns x: (T, n, V) one-hot with V = len(VOCABULARY), labels: (n,) ints
-    indexing LANGUAGES, and the words as a list of lists (for display).
+    Returns x: (T, n, V) one-hot with V = len(VOCABULARY) and
+    T = len(PREFIX) + 1 + lag + len(QUERY), labels: (n,) ints indexing
+    LANGUAGES, and the words as a list of lists (for display).
     """
     _check_batch(n)
     _check_lag(lag, "lag")
-    T = len(PREFIX) + 1 + lag + len(QUERY)
     index = {word: i for i, word in enumerate(VOCABULARY)}
-    x = np.zeros((T, n, len(VOCABULARY)), dtype=dtype)
+    prefix = np.array([index[w] for w in PREFIX])
+    query = np.array([index[w] for w in QUERY])
+    countries = np.array([index[w] for w in COUNTRIES])
+    fillers = np.array([index[w] for w in FILLERS])
+    T = len(PREFIX) + 1 + lag + len(QUERY)
+
     labels = rng.integers(0, len(COUNTRIES), size=n)
-    sentences = []
-    for j in range(n):
-        fillers = rng.choice(FILLERS, size=rng.integers(lag // 2, lag + 1))
-        words = [*PREFIX, COUNTRIES[labels[j]], *fillers, *QUERY]
-        words = [PAD] * (T - len(words)) + words
-        for t, word in enumerate(words):
-            x[t, j, index[word]] = 1.0
-        sentences.append(words)
+    n_fillers = rng.integers(lag // 2, lag + 1, size=n)  # (n,)
+    filler_words = fillers[rng.integers(0, len(FILLERS), size=(n, lag))]  # the first n_fillers[j] are used
+
+    # position of every step inside its sentence; the sentence starts after the padding
+    length = len(PREFIX) + 1 + n_fillers + len(QUERY)
+    pos = np.arange(T)[:, None] - (T - length)[None, :]  # (T, n); negative: padding
+    end_of_fillers = len(PREFIX) + 1 + n_fillers[None, :]
+    cols = np.broadcast_to(np.arange(n), (T, n))
+    tokens = np.select(
+        [pos < 0, pos < len(PREFIX), pos == len(PREFIX), pos < end_of_fillers],
+        [index[PAD], prefix[np.clip(pos, 0, len(PREFIX) - 1)], countries[labels][None, :].repeat(T, 0),
+         filler_words[cols, np.clip(pos - len(PREFIX) - 1, 0, lag - 1)]],
+        default=query[np.clip(pos - end_of_fillers, 0, len(QUERY) - 1)],
+    )  # (T, n) word indices
+    x = np.eye(len(VOCABULARY), dtype=dtype)[tokens]  # (T, n, V) one-hot
+    sentences = [[VOCABULARY[i] for i in tokens[:, j]] for j in range(n)]
     return x, labels, sentences

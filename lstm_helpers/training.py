@@ -25,8 +25,17 @@ from ._validate import as_float_array, check_shape
 from .gradients import clip_grad_norm, global_norm
 from .lstm import init_lstm_params, lstm_backward, lstm_forward
 from .rnn import init_rnn_params, rnn_backward, rnn_forward
-from .variants import (cifg_lstm_backward, cifg_lstm_forward, gru_backward, gru_forward, init_cifg_lstm_params,
-                       init_gru_params, init_peephole_lstm_params, peephole_lstm_backward, peephole_lstm_forward)
+from .variants import (
+    cifg_lstm_backward,
+    cifg_lstm_forward,
+    gru_backward,
+    gru_forward,
+    init_cifg_lstm_params,
+    init_gru_params,
+    init_peephole_lstm_params,
+    peephole_lstm_backward,
+    peephole_lstm_forward,
+)
 
 
 def mse_loss(y, target):
@@ -77,7 +86,7 @@ def rnn_regression_loss(params, x, target):
     Prediction: y = h_T W_y^T + b_y, loss: mean squared error.
     Returns (loss, grads) with grads for every key of params.
     """
-    T, N, _ = x.shape
+    N = x.shape[1]
     H = params["b_h"].shape[0]
     rnn_params = {"W_h": params["W_h"], "b_h": params["b_h"]}
     h, cache = rnn_forward(x, np.zeros((N, H)), rnn_params)
@@ -393,8 +402,7 @@ def train_step(params, x, y, lr, max_norm):
     """
     lstm_keys = [key for key in params if key not in READOUT_KEYS]
     W_y, b_y = params["W_y"], params["b_y"]
-    T, N, _ = x.shape
-    H = W_y.shape[1]
+    N, H = x.shape[1], W_y.shape[1]
     # 1. forward: run the LSTM from zero states and read out the last hidden state
     zeros = np.zeros((N, H), dtype=x.dtype)
     h, _, cache = lstm_forward(x, zeros, zeros, {key: params[key] for key in lstm_keys})

@@ -14,7 +14,7 @@ from ._core import CheckFailed, Exercise, Mistake, run_exercise
 __all__ = ["CheckFailed", "Exercise", "Mistake", "EXERCISES", "check", "own_or_reference", "run_exercise"]
 
 # Chapter modules, in course order. A new chapter adds its module here.
-CHAPTER_MODULES = ("feedforward", "rnn", "long_term", "lstm", "variants")
+CHAPTER_MODULES = ("feedforward", "rnn", "long_term", "lstm", "variants", "training")
 
 
 def _load_registry():

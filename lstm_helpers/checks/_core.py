@@ -218,6 +218,8 @@ def check_once(exercise, student_fn, inputs):
         return _check_once(exercise, student_fn, inputs)
     except CheckFailed as exc:
         raise CheckFailed(f"{exc} Note: {note}") from None
+    except NotImplementedError:
+        raise  # not started yet: the learner sees their own cell's error
     except Exception as exc:
         raise CheckFailed(f"{exercise.name} raised {type(exc).__name__}: {exc}. Note: {note}") from exc
 
