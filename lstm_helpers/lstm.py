@@ -14,11 +14,12 @@ Sequences are time-major: ``x: (T, N, D)``; returned states ``h, c: (T, N, H)``.
 
 The cell (``lstm_cell_forward`` / ``lstm_cell_backward``) is written the way
 the equations read, one gate at a time; the notebook's exercises mirror it.
-The sequence functions (``lstm_forward`` / ``lstm_backward``) compute exactly
-the same thing but are organised for speed: the four gates are stacked into
-one ``(4H, H + D)`` matrix, the input projection of all time steps is one
-matrix product, each step does one product with the hidden state, and the
-weight gradients of all steps are one product at the end.
+The sequence functions (``lstm_forward`` / ``lstm_backward``) compute the
+same thing (equal up to rounding, which the tests check) but are organised
+for speed: the four gates are stacked into one ``(4H, H + D)`` matrix, the
+input projection of all time steps is one matrix product, each step does
+one product with the hidden state, and the weight gradients of all steps
+are one product at the end.
 """
 
 import numpy as np
@@ -43,7 +44,7 @@ def init_lstm_params(D, H, rng, forget_bias=1.0, dtype=np.float64):
 
     Weights are N(0, 1 / (H + D)), a different draw for every gate. Biases are
     0 except ``b_f = forget_bias`` (1 by default), so that a fresh cell starts
-    out remembering: f = sigmoid(1) ≈ 0.73 (Gers, Schmidhuber & Cummins 2000).
+    out remembering: f = sigmoid(1) ≈ 0.73 (Gers et al. 2000; Jozefowicz et al. 2015).
     """
     scale = 1.0 / np.sqrt(H + D)
     params = {}

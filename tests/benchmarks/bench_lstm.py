@@ -25,9 +25,10 @@ from lstm_helpers.lstm import init_lstm_params, lstm_backward, lstm_forward
 TARGETS = {"float64": 1.0, "float32": 1.5}
 
 
-def median_ms(fns, reps, warmup=3):
-    """Median time in ms of each function; the runs alternate, so that a busy
-    machine slows every contender alike."""
+def time_ms(fns, reps, warmup=3):
+    """(median, min) time in ms of each function. The runs alternate, so that
+    a busy machine slows every contender alike; the min is the steadier
+    figure when other programs compete for the CPUs."""
     for _ in range(warmup):
         for fn in fns:
             fn()
@@ -37,7 +38,7 @@ def median_ms(fns, reps, warmup=3):
             start = time.perf_counter()
             fn()
             bucket.append(time.perf_counter() - start)
-    return [1e3 * statistics.median(bucket) for bucket in times]
+    return [(1e3 * statistics.median(bucket), 1e3 * min(bucket)) for bucket in times]
 
 
 def numpy_step(T, N, D, H, dtype, rng):
@@ -99,15 +100,16 @@ def main():
         fns = [numpy_step(T, N, D, H, dtype, rng)]
         if torch is not None:
             fns.append(torch_step(T, N, D, H, dtype, rng))
-        times = median_ms(fns, args.reps)
-        ours = times[0]
-        line = f"{dtype.__name__}: lstm_helpers {ours:8.2f} ms"
+        times = time_ms(fns, args.reps)
+        ours, ours_min = times[0]
+        line = f"{dtype.__name__}: lstm_helpers {ours:7.2f} ms (min {ours_min:6.2f})"
         if torch is not None:
-            theirs = times[1]
-            ratio = ours / theirs
+            theirs, theirs_min = times[1]
+            ratio, ratio_min = ours / theirs, ours_min / theirs_min
             target = TARGETS[dtype.__name__]
             verdict = "meets" if ratio <= target else "misses"
-            line += f"   torch.nn.LSTM {theirs:8.2f} ms   ratio {ratio:5.2f} ({verdict} target <= {target})"
+            line += (f"   torch.nn.LSTM {theirs:7.2f} ms (min {theirs_min:6.2f})"
+                     f"   ratio {ratio:4.2f} (of mins {ratio_min:4.2f}; {verdict} target <= {target})")
         print(line)
 
 
