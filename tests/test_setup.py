@@ -56,3 +56,13 @@ def test_nbgrader_working_folders_are_ignored():
     ignored = (ROOT / ".gitignore").read_text().split()
     for folder in (".nbgrader/", "submitted/", "autograded/", "feedback/"):
         assert folder in ignored
+
+
+def test_lstm_course_lab_passes_jupyter_options_through(monkeypatch):
+    from lstm_helpers import cli, lab
+
+    seen = []
+    monkeypatch.setattr(lab, "main", lambda argv: seen.append(argv) or 0)
+    assert cli.main(["lab", "--port", "9999", "--no-browser"]) == 0
+    assert cli.main(["lab", "--", "--instructor"]) == 0
+    assert seen == [["--port", "9999", "--no-browser"], ["--instructor"]]

@@ -1,0 +1,196 @@
+"""``lstm-course``: the course's command line.
+
+    lstm-course release                 regenerate notebooks/ from solutions/ (nbgrader)
+    lstm-course grade SUBMISSIONS       autograde a class: CSV + feedback
+    lstm-course check NOTEBOOK|FOLDER   self-study: grade your own notebook(s)
+    lstm-course lab                     start JupyterLab for the course
+
+Every subcommand has ``--help``.
+"""
+
+import argparse
+import os
+import sys
+
+from . import __version__
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _add_timeouts(parser):
+    parser.add_argument("--cell-timeout", type=_positive_int, default=None, metavar="S",
+                        help="seconds a cell may run before it is interrupted (default: c.Execute.timeout "
+                             "from nbgrader_config.py)")
+    parser.add_argument("--notebook-timeout", type=_seconds, default=600, metavar="S",
+                        help="grading time budget per notebook; cells left when it is spent are not run "
+                             "and earn no points (default: 600; 0 = no budget)")
+    parser.add_argument("--course", metavar="DIR", default=None,
+                        help="the course folder (with nbgrader_config.py and solutions/); "
+                             "default: found from the current folder upwards")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="lstm-course",
+        description="The LSTM course: release notebooks, grade a class, check your own work, start JupyterLab.",
+    )
+    parser.add_argument("--version", action="version", version=f"lstm-course {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    release = commands.add_parser(
+        "release", help="regenerate notebooks/ from solutions/ with nbgrader",
+        description="Regenerate the student notebooks (notebooks/<chapter>/) from the instructor sources "
+                    "(solutions/<chapter>/), exactly as `nbgrader generate_assignment <chapter> --force --no-db` "
+                    "does for every chapter.")
+    release.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters to release (default: all)")
+    release.add_argument("--course", metavar="DIR", default=None, help="the course folder (default: found upwards)")
+    release.set_defaults(handler=cmd_release)
+
+    grade = commands.add_parser(
+        "grade", help="autograde a whole class through nbgrader: CSV and feedback",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Autograde every student's notebooks with nbgrader (autograde + generate_feedback), one "
+                    "private gradebook per student, N students at a time.",
+        epilog="SUBMISSIONS is either nbgrader's submitted/<student>/<chapter>/<chapter>.ipynb layout, or a\n"
+               "flat folder of returned notebooks named <student>_<chapter>.ipynb or <chapter>_<student>.ipynb\n"
+               "('-', '.' or a space also separate; copy suffixes like ' (1)' are ignored).\n"
+               "The CSV has one row per student: one column per exercise (<chapter>/<test cell id>), one\n"
+               "per chapter, the total and a status. Feedback goes to FEEDBACK/<student>/<chapter>/<chapter>.html\n"
+               "without the hidden tests.")
+    grade.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions (see below)")
+    grade.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                       help="students graded at the same time (default: number of cores, %(default)s here)")
+    grade.add_argument("--out", "-o", default="grades.csv", metavar="CSV", help="CSV file to write (default: %(default)s)")
+    grade.add_argument("--feedback", default="feedback", metavar="DIR",
+                       help="folder for the feedback HTML (default: %(default)s)")
+    grade.add_argument("--no-feedback", action="store_true", help="do not generate feedback (faster)")
+    grade.add_argument("--chapters", nargs="+", metavar="CHAPTER", default=None,
+                       help="chapters to grade (default: every chapter someone submitted)")
+    grade.add_argument("--gradebook", metavar="DB", default=None,
+                       help="also write the scores into this nbgrader gradebook (sqlite file or URL), e.g. "
+                            ".nbgrader/gradebook.db, for formgrader")
+    grade.add_argument("--work", metavar="DIR", default=None,
+                       help="keep the private course folders (autograded notebooks, logs) here for inspection")
+    _add_timeouts(grade)
+    grade.set_defaults(handler=cmd_grade)
+
+    check = commands.add_parser(
+        "check", help="self-study: grade your notebook(s) and say what to fix",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run your notebook in a fresh kernel exactly as the grader does, then print every "
+                    "exercise: passed, failed with a hint, or not attempted, and the score including the "
+                    "hidden tests. Give a folder to see your progress across chapters.",
+        epilog="exit status: 0 everything passed; 1 something failed (or could not be graded);\n"
+               "3 nothing failed but some exercises are not attempted yet.")
+    check.add_argument("paths", nargs="+", metavar="NOTEBOOK|FOLDER", help="a notebook, or a folder of them")
+    check.add_argument("--jobs", "-j", type=_positive_int, default=None, metavar="N",
+                       help="notebooks checked at the same time (default: number of cores)")
+    _add_timeouts(check)
+    check.set_defaults(handler=cmd_check)
+
+    lab = commands.add_parser(
+        "lab", help="start JupyterLab for the course (lstm_helpers.lab)",
+        description="Start JupyterLab on the course notebooks. Arguments after `lab` are passed on to "
+                    "lstm_helpers.lab; use `lstm-course lab -- --help` for its own options.")
+    lab.add_argument("lab_args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to lstm_helpers.lab.main")
+    lab.set_defaults(handler=cmd_lab)
+    return parser
+
+
+def _root(args):
+    from . import course
+
+    return course.find_root(args.course) if args.course else course.find_root()
+
+
+def cmd_release(args):
+    from . import course
+
+    root = _root(args)
+    names = args.chapters or None
+    if names:
+        unknown = sorted(set(names) - set(course.chapters(root)))
+        if unknown:
+            print(f"unknown chapter(s): {', '.join(unknown)}; known: {', '.join(course.chapters(root))}",
+                  file=sys.stderr)
+            return 2
+    for path in course.release(root, names):
+        print(f"released {path.relative_to(root)}")
+    return 0
+
+
+def cmd_grade(args):
+    from . import classroom
+
+    if not os.path.isdir(args.submissions):
+        print(f"{args.submissions}: not a folder", file=sys.stderr)
+        return 2
+    result = classroom.grade_class(
+        args.submissions, course_root=_root(args), jobs=args.jobs, out_csv=args.out,
+        feedback_dir=None if args.no_feedback else args.feedback, feedback=not args.no_feedback,
+        cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, chapters=args.chapters,
+        gradebook=args.gradebook, work_dir=args.work,
+    )
+    maxima = result.max_points()
+    flagged = [s for s in result.students if s.status() != classroom.STATUS_OK]
+    print(f"graded {len(result.students)} students in {result.seconds:.0f} s; "
+          f"chapters: {', '.join(f'{c} (/{classroom._fmt(maxima[c])})' for c in result.chapters) or 'none'}")
+    print(f"wrote {args.out}" + ("" if args.no_feedback else f" and feedback in {args.feedback}/"))
+    if flagged:
+        print(f"{len(flagged)} students have a status other than ok:")
+        for student in flagged:
+            print(f"  {student.student}: {student.status()}")
+    return 0
+
+
+def cmd_check(args):
+    from . import classroom
+
+    root = _root(args) if args.course else None
+    return classroom.check(args.paths, course_root=root, jobs=args.jobs, cell_timeout=args.cell_timeout,
+                           notebook_timeout=args.notebook_timeout)
+
+
+def cmd_lab(args):
+    from . import lab  # written separately; imported only when needed
+
+    argv = list(args.lab_args)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    return lab.main(argv)
+
+
+def main(argv=None):
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["lab"] and not {"-h", "--help"} & set(argv[1:2]):
+        # everything after `lab` belongs to jupyter lab, options included (--port 9999)
+        args = parser.parse_args(["lab"])
+        args.lab_args = argv[1:]
+    else:
+        args = parser.parse_args(argv)
+    try:
+        code = args.handler(args)
+    except FileNotFoundError as exc:
+        print(f"lstm-course: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
