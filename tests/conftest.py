@@ -2,10 +2,12 @@
 
 import os
 import shutil
+import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from nbclient import NotebookClient
 
@@ -15,6 +17,21 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = course.chapters(ROOT)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def copy_of(fn):
+    """A copy of a reference function that the hidden tests' reference blocking cannot reach.
+
+    Tests use it to play a learner whose answer is exactly right.
+    """
+    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
+def rel_error(a, b):
+    """Norm-wise relative error ||a - b|| / (||a|| + ||b||); 0 when both are 0."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
 
 
 def grade_cell(cell):

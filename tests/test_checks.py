@@ -2,21 +2,15 @@
 and the hidden tests resist the usual shortcuts. Generic over every
 registered exercise, so a new chapter's exercises are covered on arrival."""
 
-import types
-
 import numpy as np
 import pytest
 
 import lstm_helpers
 from lstm_helpers import checks, grading
 from lstm_helpers.checks._core import CheckFailed, run_exercise
+from conftest import copy_of
 
 NAMES = sorted(checks.EXERCISES)
-
-
-def copy_of(fn):
-    """A copy of a function that the hidden tests' reference blocking does not touch."""
-    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
 @pytest.mark.parametrize("name", NAMES)

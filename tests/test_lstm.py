@@ -5,8 +5,6 @@ written out again here (with the textbook logistic 1 / (1 + exp(-a))),
 central differences, and torch.nn.LSTM where PyTorch is installed.
 """
 
-import types
-
 import numpy as np
 import pytest
 
@@ -17,6 +15,7 @@ from lstm_helpers.checks import lstm as lstm_checks
 from lstm_helpers.checks._core import run_exercise
 from lstm_helpers.gradients import numerical_gradient
 from lstm_helpers.grading import hidden_check
+from conftest import copy_of, rel_error
 
 GATES = ("f", "i", "c", "o")
 # (T, N, D, H): D != H, and the edge cases N = 1, T = 1, H = 1
@@ -30,13 +29,6 @@ def random_params(rng, D, H, dtype=np.float64):
         params[f"W_{g}"] = (0.6 * rng.standard_normal((H, H + D))).astype(dtype)
         params[f"b_{g}"] = (0.5 * rng.standard_normal(H)).astype(dtype)
     return params
-
-
-def rel_error(a, b):
-    """Norm-wise relative error |a - b| / (|a| + |b|); 0 when both are 0."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    denom = np.linalg.norm(a) + np.linalg.norm(b)
-    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
 
 
 def textbook_cell(x_t, h_prev, c_prev, p):
@@ -471,11 +463,6 @@ def test_agrees_with_torch_lstm(shape):
 EXERCISE_NAMES = ["forget_gate", "input_gate_and_candidate", "cell_update", "output_gate_and_hidden",
                   "lstm_cell_forward", "lstm_forward", "lstm_cell_backward", "lstm_backward"]
 MISTAKES = [pytest.param(ex, m, id=f"{ex.name}-{k}") for ex in lstm_checks.EXERCISES for k, m in enumerate(ex.mistakes)]
-
-
-def copy_of(fn):
-    """The same code as a new function object, so blocking the reference leaves it alone."""
-    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__)
 
 
 def test_every_exercise_is_registered_and_blocks_its_reference():

@@ -7,8 +7,6 @@ presets set the sliders, and the learner's own cell is used when it works
 and replaced by the reference, with a note, when it does not.
 """
 
-import types
-
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
@@ -20,6 +18,7 @@ from lstm_helpers.plots import cell
 from lstm_helpers.plots._draw import COLORS
 from lstm_helpers.widgets import GateSliders, GradientView
 from lstm_helpers.widgets import gates
+from conftest import copy_of
 
 RED = to_rgba(COLORS["highlight"])
 MUTED_FILL = to_rgba(cell.MUTED_FILL)
@@ -140,10 +139,6 @@ def test_chain_and_legend():
 # ---------------------------------------------------------------------------
 # The gate sliders
 # ---------------------------------------------------------------------------
-
-
-def copy_of(fn):
-    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
 @pytest.fixture(scope="module")

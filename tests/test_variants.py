@@ -12,15 +12,10 @@ import pytest
 
 from lstm_helpers import lstm, rnn, variants as V
 from lstm_helpers.gradients import numerical_gradient
+from conftest import copy_of, rel_error
 
 # (T, N, D, H): includes N = 1, T = 1, D = 1, H = 1 and D != H
 SHAPES = [(1, 1, 2, 3), (3, 2, 4, 3), (2, 3, 1, 2), (4, 1, 3, 1)]
-
-
-def rel_err(a, b):
-    """Norm-wise relative error ||a - b|| / (||a|| + ||b||), 0 when both are 0."""
-    scale = np.linalg.norm(a) + np.linalg.norm(b)
-    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
 
 
 def random_params(rng, shapes, scale=1.0):
@@ -32,7 +27,7 @@ def assert_grads_match(analytic, f, arrays):
     """Compare each analytic gradient with central differences of the scalar f."""
     for name, arr in arrays.items():
         numeric = numerical_gradient(f, arr)
-        err = rel_err(analytic[name], numeric)
+        err = rel_error(analytic[name], numeric)
         assert err < 1e-7, f"gradient of {name}: relative error {err:.2e}"
 
 
@@ -498,15 +493,8 @@ def test_other_bad_inputs_name_the_argument():
 # The chapter's exercise checks: the reference passes, every mistake is named
 # --------------------------------------------------------------------------
 
-def _copy_function(fn):
-    """A copy of ``fn`` that the hidden tests' reference blocking cannot reach."""
-    import types
-
-    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
-
-
 def _reference_copy(name):
-    return _copy_function(getattr(V, name))
+    return copy_of(getattr(V, name))
 
 
 _VARIANT_EXERCISES = [

@@ -7,8 +7,6 @@ The chart: every bar's height is the number of trainable numbers in the
 arrays that the variant's init function makes, counted here independently.
 """
 
-import types
-
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -18,12 +16,9 @@ from lstm_helpers import variants as V
 from lstm_helpers.feedforward import sigmoid
 from lstm_helpers.widgets import VariantSliders
 from lstm_helpers.widgets import variants as W
+from conftest import copy_of
 
 PANELS = ("lstm", "peephole", "cifg", "gru")
-
-
-def copy_of(fn):
-    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
 @pytest.fixture(scope="module")
