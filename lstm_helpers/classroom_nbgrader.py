@@ -36,6 +36,7 @@ from nbformat.notebooknode import NotebookNode
 from traitlets import Integer, Unicode
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
+from traitlets.utils.importstring import import_item
 
 from nbgrader.preprocessors import ClearHiddenTests, Execute
 
@@ -295,6 +296,11 @@ class HideHiddenTests(ClearHiddenTests):
         return cell, resources
 
 
+def _classes(preprocessors):
+    """A preprocessor list with dotted names ("nbgrader.preprocessors.GetGrades") imported as classes."""
+    return [import_item(p) if isinstance(p, str) else p for p in preprocessors]
+
+
 def _replace_in_list(items, old, new, after=None):
     """``items`` with ``old`` replaced by ``new`` (or ``new`` inserted after ``after``)."""
     items = list(items)
@@ -330,12 +336,12 @@ def grading_config(course_root, private_root, *, cell_timeout=None, notebook_tim
     cfg.CourseDirectory.db_url = "sqlite:///" + os.path.join(private_root, "gradebook.db")
     cfg.OverwriteCells.add_missing_cells = True
 
-    autograde = cfg.Autograde.get("autograde_preprocessors") or list(
-        Autograde.class_traits()["autograde_preprocessors"].default())
-    cfg.Autograde.autograde_preprocessors = [GuardedExecute if p in (Execute, "nbgrader.preprocessors.Execute")
-                                             else p for p in autograde]
-    feedback = cfg.GenerateFeedback.get("preprocessors") or list(
-        GenerateFeedback.class_traits()["preprocessors"].default() or [GetGrades, CSSHTMLHeaderPreprocessor])
+    autograde = _classes(cfg.Autograde.get("autograde_preprocessors") or
+                         Autograde.class_traits()["autograde_preprocessors"].default())
+    cfg.Autograde.autograde_preprocessors = [GuardedExecute if p is Execute else p for p in autograde]
+    feedback = _classes(cfg.GenerateFeedback.get("preprocessors") or
+                        GenerateFeedback.class_traits()["preprocessors"].default() or
+                        [GetGrades, CSSHTMLHeaderPreprocessor])
     if HideHiddenTests not in feedback:
         feedback = _replace_in_list(feedback, ClearHiddenTests, HideHiddenTests, after=GetGrades)
     cfg.GenerateFeedback.preprocessors = feedback

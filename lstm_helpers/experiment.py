@@ -35,6 +35,10 @@ from .training import MODELS, adam_init, adam_step, forward, get_model, init_mod
 
 RESULTS_FILE = Path(__file__).parent / "results" / "long_range_results.json"
 
+#: An environment variable: seconds that cap every :func:`train` run's time budget when set.
+#: Useful on a slow machine; the browser tests set it to keep chapter 06's live runs short.
+TIME_CAP_VARIABLE = "LSTM_COURSE_MAX_TRAIN_SECONDS"
+
 
 class TrainingDiverged(RuntimeError):
     """The loss or a gradient stopped being a finite number; the message says what to change."""
@@ -153,14 +157,31 @@ def _whole(name, value, minimum, allowed=None):
     return int(value)
 
 
-def _positive(name, value, allow_none=False):
-    if value is None and allow_none:
+def _positive(name, value, none_means=None):
+    """``value`` as a positive float; None is allowed when ``none_means`` says what it means."""
+    if value is None and none_means:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not math.isfinite(value) or value <= 0:
-        extra = " (or None for no clipping)" if allow_none else ""
+        extra = f" (or None for {none_means})" if none_means else ""
         raise ValueError(f"{name} must be a positive number{extra}, got {value!r}")
     return float(value)
+
+
+def _time_budget(time_budget):
+    """The run's time budget in seconds (None: no limit), capped by ``TIME_CAP_VARIABLE`` when set."""
+    budget = _positive("time_budget", time_budget, none_means="no time limit")
+    text = os.environ.get(TIME_CAP_VARIABLE, "").strip()
+    if not text:
+        return budget
+    try:
+        cap = float(text)
+    except ValueError:
+        cap = math.nan
+    if not (math.isfinite(cap) and cap > 0):
+        raise ValueError(f"the environment variable {TIME_CAP_VARIABLE} must be a positive number of seconds, "
+                         f"got {text!r}; unset it to use the notebook's time budgets")
+    return cap if budget is None else min(budget, cap)
 
 
 def _divergence_message(step, loss, lr, max_norm):
@@ -192,7 +213,8 @@ def train(model, task="adding", lag=50, *, rng, hidden_size=32, lr=0.01, batch_s
         models trained with equal seeds see the same data.
     hidden_size: H; lr: Adam's learning rate; batch_size: fresh sequences per step.
     max_norm: threshold for clipping all gradients by their global norm; None: no clipping.
-    max_steps: the step budget; time_budget: seconds, or None for no limit.
+    max_steps: the step budget; time_budget: seconds, or None for no limit
+        (the environment variable ``LSTM_COURSE_MAX_TRAIN_SECONDS`` caps it).
     eval_every, n_eval: check the held-out set of ``n_eval`` sequences every
         ``eval_every`` steps, and after the last step.
     forget_bias: starting b_f of the LSTM cells (1: Jozefowicz et al. 2015).
@@ -212,8 +234,8 @@ def train(model, task="adding", lag=50, *, rng, hidden_size=32, lr=0.01, batch_s
     n_eval = _whole("n_eval", n_eval, 1)
     max_steps = _whole("max_steps", max_steps, 1)
     step_size = _positive("lr", lr)
-    clip = _positive("max_norm", max_norm, allow_none=True)
-    budget = _positive("time_budget", time_budget, allow_none=True)
+    clip = _positive("max_norm", max_norm, none_means="no clipping")
+    budget = _time_budget(time_budget)
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
     if not isinstance(rng, np.random.Generator):  # a ValueError, like every other bad setting here

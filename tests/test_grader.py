@@ -308,7 +308,7 @@ def test_invalid_json_and_wrong_assignment(graded_class):
 
 def test_feedback_has_no_hidden_tests(graded_class):
     feedback = graded_class["base"] / "feedback"
-    pages = list(feedback.glob(f"*/*/*.html"))
+    pages = list(feedback.glob("*/*/*.html"))
     assert len(pages) >= 15
     for page in pages:
         text = page.read_text()

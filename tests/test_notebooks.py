@@ -173,3 +173,14 @@ def test_nbgrader_end_to_end(tmp_path):
             assert full.score == full.max_score, f"{chapter}: the solutions scored {full.score}/{full.max_score}"
             assert blank.score == 0, f"{chapter}: the untouched release scored {blank.score}"
             assert not full.needs_manual_grade
+
+    # Plain nbgrader feedback, configured by nbgrader_config.py: visible tests shown, hidden ones not.
+    for chapter in CHAPTERS:
+        result = course.nbgrader(work, "generate_feedback", chapter, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        for student in ("full", "blank"):
+            page = (work / "feedback" / student / chapter / f"{chapter}.html").read_text()
+            assert re.search(r'checks</span><span class="o">\.</span>', page), f"{chapter}: visible tests missing"
+            assert "HIDDEN TESTS" not in page, f"{chapter}: hidden-test markers in {student}'s feedback"
+            assert not re.search(r'hidden_check</span><span class="p">\(', page), \
+                f"{chapter}: hidden tests in {student}'s feedback"

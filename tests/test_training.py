@@ -5,6 +5,7 @@ results file (one of its rows is re-run and must come out the same)."""
 
 import dataclasses
 import json
+import time
 import warnings
 
 import numpy as np
@@ -231,6 +232,30 @@ def test_a_time_budget_stops_the_run():
     assert run.stopped == "time" and 0 < run.steps < 10_000 and not run.solved
 
 
+@pytest.mark.parametrize("time_budget", [None, 60.0])
+def test_the_environment_variable_caps_the_time_budget(monkeypatch, time_budget):
+    monkeypatch.setenv(experiment.TIME_CAP_VARIABLE, "0.2")
+    started = time.perf_counter()
+    run = experiment.train("lstm", "adding", 20, rng=np.random.default_rng(0), max_steps=10_000,
+                           time_budget=time_budget, progress=False)
+    assert run.stopped == "time" and run.settings["time_budget"] == 0.2
+    assert time.perf_counter() - started < 30  # far from the 60 s the caller asked for
+
+
+def test_the_cap_never_lengthens_a_shorter_budget(monkeypatch):
+    monkeypatch.setenv(experiment.TIME_CAP_VARIABLE, "100")
+    run = experiment.train("rnn", "adding", 5, rng=np.random.default_rng(0), max_steps=3, time_budget=2.5,
+                           progress=False)
+    assert run.settings["time_budget"] == 2.5
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-3", "nan", "inf"])
+def test_a_bad_cap_names_the_variable(monkeypatch, value):
+    monkeypatch.setenv(experiment.TIME_CAP_VARIABLE, value)
+    with pytest.raises(ValueError, match=f"{experiment.TIME_CAP_VARIABLE} must be a positive number of seconds"):
+        experiment.train("rnn", "adding", 5, rng=np.random.default_rng(0), max_steps=3, progress=False)
+
+
 def test_divergence_stops_at_once_with_advice_and_without_warnings(capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any NumPy warning would fail the test
@@ -256,6 +281,7 @@ def test_divergence_stops_at_once_with_advice_and_without_warnings(capsys):
     ({"task": "copy"}, r"unknown task 'copy'; choose one of 'adding', 'language'"),
     ({"lr": 0}, r"lr must be a positive number, got 0"),
     ({"max_norm": -1.0}, r"max_norm must be a positive number \(or None for no clipping\)"),
+    ({"time_budget": 0}, r"time_budget must be a positive number \(or None for no time limit\)"),
     ({"max_steps": 0}, r"max_steps must be a whole number >= 1"),
     ({"dtype": np.int32}, r"dtype must be np.float32 or np.float64"),
     ({"rng": 0}, r"rng must be a numpy Generator"),
