@@ -224,7 +224,9 @@ class GateSliders(SliderApp):
         ax_grad.set_xlim(1, self.steps)
         ax_grad.set_xlabel("lag $k$ (steps back)")
         ax_grad.set_title("how far back the gradient reaches", fontsize=10)
-        ax_grad.legend(loc="lower left", fontsize=8, frameon=False)
+        # below the panel: inside, a small forget gate draws the LSTM's curve through any legend
+        fig.legend(*ax_grad.get_legend_handles_labels(), loc="outside lower right", ncols=2, fontsize=8,
+                   frameon=False)
         self.axes = (ax_state, ax_grad)
 
     def moving_artists(self):

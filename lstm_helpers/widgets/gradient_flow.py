@@ -169,7 +169,8 @@ class GradientFlowApp(SliderApp):
         ax.set_ylim(*Y_RANGE)
         ax.set_xlabel("lag $k$ (steps back from the last state)")
         ax.set_ylabel("gradient norm")
-        ax.legend(loc="lower left", fontsize=9, frameon=False)
+        # below the axes: inside, some setting of the sliders always draws a curve through it
+        fig.legend(loc="outside lower center", ncols=len(self.curves), fontsize=9, frameon=False)
         self.title = ax.set_title(" ", fontsize=10)
 
     def update(self, values):
