@@ -37,12 +37,14 @@ class SliderApp(widgets.VBox):
     """
 
     figsize = (9, 3.6)
-    dpi = 80
+    dpi = 100  # 9-point labels are 12.5 pixels high: readable without zooming
 
     def __init__(self, **kwargs):
         self.fig = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
         self.controls = self.make_controls()
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="900px"))
+        # shrinks to fit a narrow notebook, never stretched beyond its pixels (that would blur it)
+        native_width = round(self.figsize[0] * self.dpi)
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width=f"{native_width}px"))
         self.status = widgets.HTML()
         self.problems = []
         self._background = None

@@ -162,7 +162,6 @@ class GateSliders(SliderApp):
     """
 
     figsize = (9.5, 3.5)
-    dpi = 72
 
     def __init__(self, lstm_cell_forward=None, steps=40, spike_at=8, c0=0.5, **kwargs):
         self.steps, self.spike_at, self.c0 = int(steps), int(spike_at), float(c0)

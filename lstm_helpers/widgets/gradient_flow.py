@@ -130,7 +130,6 @@ class GradientFlowApp(SliderApp):
     """
 
     figsize = (8, 3.4)
-    dpi = 72
 
     def __init__(self, curves=None, norm_fn=None, rng=None, hidden_size=16, n_sequences=4, max_len=80, **kwargs):
         self.curves = list(curves) if curves is not None else default_curves(norm_fn)

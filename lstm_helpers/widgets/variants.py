@@ -158,7 +158,6 @@ class VariantSliders(SliderApp):
     """
 
     figsize = (9.5, 5.4)
-    dpi = 72
 
     def __init__(self, peephole_lstm_cell_forward=None, cifg_lstm_cell_forward=None, gru_cell_forward=None,
                  lstm_cell_forward=None, steps=30, **kwargs):
