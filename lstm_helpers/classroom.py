@@ -1032,6 +1032,20 @@ def _apply_worker_result(result, data, template):
     result.notes.extend(describe_events(data.get("events", [])))
 
 
+def _collect_results(jobs_list, outcome, template):
+    """Fill every job's chapter results from the worker's files; ``outcome``: {job index: pool error}."""
+    for index, job in enumerate(jobs_list):
+        for chapter, result in job.chapters.items():
+            path = job.folder / "results" / f"{chapter}.json"
+            if path.is_file():
+                _apply_worker_result(result, json.loads(path.read_text()), template)
+            else:  # the worker died or timed out before writing this chapter
+                result.state = "error"
+                result.tests = [Test(g, p, outcome="error") for g, p in template.tests(chapter)]
+                result.notes.append(outcome.get(index) or "not graded (unknown error)")
+            _apply_tamper_rule(result)
+
+
 def _and_list(items):
     items = list(dict.fromkeys(items))
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -1250,17 +1264,7 @@ def grade_class(submissions, course_root=None, *, jobs=None, out_csv=None, feedb
         log(f"grading {len(tasks)} students x {len(chapters)} chapters with {min(jobs, len(tasks))} workers")
     outcome = run_tasks(tasks, min(jobs, max(1, len(tasks))), work / "logs", on_done)
 
-    for index, job in enumerate(jobs_list):
-        pool_error = outcome.get(index)
-        for chapter, result in job.chapters.items():
-            path = job.folder / "results" / f"{chapter}.json"
-            if path.is_file():
-                _apply_worker_result(result, json.loads(path.read_text()), template)
-            else:
-                result.state = "error"
-                result.tests = [Test(g, p, outcome="error") for g, p in template.tests(chapter)]
-                result.notes.append(pool_error or "not graded (unknown error)")
-            _apply_tamper_rule(result)
+    _collect_results(jobs_list, outcome, template)
 
     class_result = ClassResult(chapters=chapters, students=students, template=template)
     if feedback_dir:
@@ -1403,16 +1407,7 @@ def check(paths, course_root=None, *, jobs=None, cell_timeout=None, notebook_tim
     jobs = max(1, min(int(jobs or os.cpu_count() or 1), max(1, len(tasks))))
     (work / "logs").mkdir(exist_ok=True)
     outcome = run_tasks(tasks, jobs, work / "logs")
-    for index, job in enumerate(jobs_list):
-        for chapter, result in job.chapters.items():
-            path = job.folder / "results" / f"{chapter}.json"
-            if path.is_file():
-                _apply_worker_result(result, json.loads(path.read_text()), template)
-            else:
-                result.state = "error"
-                result.tests = [Test(g, p, outcome="error") for g, p in template.tests(chapter)]
-                result.notes.append(outcome.get(index) or "not graded")
-            _apply_tamper_rule(result)
+    _collect_results(jobs_list, outcome, template)
     shutil.rmtree(work, ignore_errors=True)
 
     code = 0
