@@ -21,6 +21,12 @@ def test_reference_passes_visible_and_hidden_checks(name, capsys):
     grading.hidden_check(name, copy_of(reference))
 
 
+def _names_the_mistake(failure, name, mistake):
+    """The message is the mistake's, possibly followed by a note on the trial's edge case."""
+    expected = f"{name}: {mistake.message}"
+    return str(failure) == expected or str(failure).startswith(expected + " Note: ")
+
+
 @pytest.mark.parametrize(
     "name,index",
     [(name, i) for name in NAMES for i in range(len(checks.EXERCISES[name].mistakes))],
@@ -28,15 +34,21 @@ def test_reference_passes_visible_and_hidden_checks(name, capsys):
 def test_each_mistake_is_caught_and_named(name, index):
     exercise = checks.EXERCISES[name]
     mistake = exercise.mistakes[index]
-
-    def wrong(*args):
-        return mistake.compute(*args)
-
     with pytest.raises(CheckFailed) as failure:
-        run_exercise(exercise, wrong)
-    assert mistake.message in str(failure.value)
-    with pytest.raises(AssertionError):
-        grading.hidden_check(name, wrong)
+        run_exercise(exercise, lambda *args: mistake.compute(*args))
+    assert _names_the_mistake(failure.value, name, mistake), str(failure.value)
+    # A learner's own wrong code: the mistake from a private copy, untouched by the reference blocking.
+    learner = grading.fresh_checks().EXERCISES[name].mistakes[index].compute
+    for _ in range(3):  # fresh random inputs and shapes every time
+        with pytest.raises(AssertionError) as hidden:
+            grading.hidden_check(name, learner)
+        assert _names_the_mistake(hidden.value, name, mistake), str(hidden.value)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mistakes_of_one_exercise_have_different_messages(name):
+    messages = [m.message for m in checks.EXERCISES[name].mistakes]
+    assert len(set(messages)) == len(messages), f"{name}: two mistakes share a message"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -79,15 +91,89 @@ def test_hidden_check_is_not_fooled_by_patched_comparisons_or_checks(monkeypatch
 
 def test_hidden_inputs_change_between_runs():
     reference = copy_of(checks.EXERCISES["dense_forward"].reference)
-    seen = set()
+    seen = []
 
     def spy(x, W, b):
-        seen.add((x.shape, float(x.flat[0])))
+        seen.append((x.shape, float(x.flat[0])))
         return reference(x, W, b)
 
     for _ in range(3):
         grading.hidden_check("dense_forward", spy)
-    assert len(seen) == 9  # three trials per run, none repeated
+    assert len(seen) >= 9  # at least three trials per run
+    assert len(set(seen)) == len(seen)  # none repeated
+
+
+# -- trials: no known mistake slips through, ambiguous failures are narrowed down --------------
+
+def _toy_exercise(make_inputs, mistakes):
+    """f(x) = x.sum(axis=0) for x of shape (N, 2)."""
+    from lstm_helpers.checks import Exercise
+
+    return Exercise(name="toy", reference=lambda x: x.sum(axis=0), make_inputs=make_inputs, outputs="s",
+                    mistakes=mistakes, hidden_trials=3)
+
+
+def test_extra_trials_are_drawn_until_every_mistake_is_caught():
+    from lstm_helpers.checks import Mistake
+    from lstm_helpers.checks._core import draw_trials
+
+    def make_inputs(rng, hidden):  # batches of one (where a mean is the sum) until the fifth draw
+        make_inputs.calls += 1
+        return {"x": rng.standard_normal((4 if make_inputs.calls % 5 == 0 else 1, 2))}
+    make_inputs.calls = 0
+
+    mean = Mistake("averaged instead of summed.", lambda x: x.mean(axis=0))
+    exercise = _toy_exercise(make_inputs, [mean])
+    trials = draw_trials(exercise, np.random.default_rng(0), hidden=True)
+    assert [t["x"].shape[0] for t in trials] == [1, 1, 1, 4]  # the first draw that catches it, no more
+    with pytest.raises(CheckFailed, match="averaged instead of summed"):
+        run_exercise(exercise, lambda x: x.mean(axis=0), rng=np.random.default_rng(0), hidden=True)
+
+
+def test_a_mistake_no_input_can_show_does_not_loop_forever():
+    from lstm_helpers.checks import Mistake
+    from lstm_helpers.checks._core import draw_trials
+
+    exercise = _toy_exercise(lambda rng, hidden: {"x": rng.standard_normal((3, 2))},
+                             [Mistake("not a mistake at all.", lambda x: x.sum(axis=0))])
+    assert len(draw_trials(exercise, np.random.default_rng(0), hidden=True, max_extra=5)) == 3
+
+
+def test_later_trials_decide_between_mistakes_the_first_cannot_tell_apart():
+    from lstm_helpers.checks import Mistake
+
+    rows = iter([[[1.0, 2.0]], [[1.0, 2.0], [3.0, -1.0]], [[1.0, 2.0], [3.0, -1.0]]])
+
+    def make_inputs(rng, hidden):
+        return {"x": np.array(next(rows))}
+
+    # On the first trial (one row) both mistakes give the same answer; the second tells them apart.
+    first_row = Mistake("only the first row counts.", lambda x: 2 * x[0])
+    doubled = Mistake("the sum is doubled.", lambda x: 2 * x.sum(axis=0))
+    exercise = _toy_exercise(make_inputs, [first_row, doubled])
+    with pytest.raises(CheckFailed) as failure:
+        run_exercise(exercise, lambda x: 2 * x.sum(axis=0), trials=3)
+    assert str(failure.value) == "toy: the sum is doubled."
+    assert failure.value.mistakes == [doubled]
+
+
+def test_a_trial_the_answer_passes_rules_out_mistakes_it_would_show():
+    from lstm_helpers.checks import Mistake
+
+    xs = iter([np.array([[1.0, -2.0]]), np.array([[0.5, 0.25], [1.0, 2.0]]), np.array([[3.0, 1.0]])])
+
+    def make_inputs(rng, hidden):
+        return {"x": next(xs)}
+
+    # Trial 1 cannot tell the two mistakes apart. The answer passes trial 2, where "negated (always)"
+    # would be wrong, so that one is ruled out although it comes first in the list.
+    abs_sum = Mistake("the absolute value was taken.", lambda x: np.abs(x.sum(axis=0)))
+    flip_negative = Mistake("negative sums were negated (always).", lambda x: np.where(
+        x.sum(axis=0) < 0, -x.sum(axis=0), x.sum(axis=0) + (x.shape[0] > 1)))
+    exercise = _toy_exercise(make_inputs, [flip_negative, abs_sum])
+    with pytest.raises(CheckFailed) as failure:
+        run_exercise(exercise, lambda x: np.abs(x.sum(axis=0)), trials=3)
+    assert str(failure.value) == "toy: the absolute value was taken."
 
 
 def test_a_warning_fails_the_check_with_an_explanation():

@@ -9,6 +9,7 @@ learner's: that mistake's message is the feedback ("the bias b_h is
 missing"). Nothing here imports Jupyter.
 """
 
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -23,7 +24,16 @@ _ndarray = np.ndarray
 
 
 class CheckFailed(AssertionError):
-    """A check found a wrong answer; the message says what is wrong."""
+    """A check found a wrong answer; the message says what is wrong.
+
+    ``mistakes``: the known mistakes whose output equals the answer's on the
+    failing trial, most likely first (more than one when the trial's inputs
+    cannot tell them apart; see :func:`run_trials`).
+    """
+
+    def __init__(self, message, mistakes=()):
+        super().__init__(message)
+        self.mistakes = list(mistakes)
 
 
 @dataclass
@@ -200,6 +210,95 @@ def _matches(got, wrong_result, outputs, names, rtol, atol):
     return True
 
 
+_FAILED = object()  # a mistake's own code raised: it explains no answer
+
+
+def _mistake_result(mistake, inputs):
+    """What the wrong implementation returns on (a copy of) ``inputs``, or ``_FAILED``."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return mistake.compute(*_call_args(_copy_inputs(inputs)))
+    except Exception:
+        return _FAILED
+
+
+def shows_mistake(exercise, mistake, inputs):
+    """True when ``mistake`` gives a wrong answer on ``inputs``, so a trial with them catches it.
+
+    A degenerate draw can hide a mistake: with a batch of one, a mean over
+    the batch equals the sum; with one time step, a dropped gradient from the
+    future changes nothing.
+    """
+    want = flatten_outputs(exercise.reference(*_call_args(_copy_inputs(inputs))), exercise.outputs, "reference")
+    return not _matches(want, _mistake_result(mistake, inputs), exercise.outputs, list(want),
+                        exercise.rtol, exercise.atol)
+
+
+def draw_trials(exercise, rng, hidden, trials=None, max_extra=30):
+    """Inputs for a check: ``trials`` draws, plus extra draws until every known mistake is caught.
+
+    An extra draw is kept only if it catches a mistake that the trials so far
+    would let through, so a known mistake never passes because of unlucky
+    random inputs. Returns a list of input dicts.
+    """
+    if trials is None:
+        trials = exercise.hidden_trials if hidden else exercise.visible_trials
+    drawn = [exercise.make_inputs(rng, hidden) for _ in range(trials)]
+    missed = [m for m in exercise.mistakes if not any(shows_mistake(exercise, m, i) for i in drawn)]
+    for _ in range(max_extra if missed else 0):
+        inputs = exercise.make_inputs(rng, hidden)
+        caught = [m for m in missed if shows_mistake(exercise, m, inputs)]
+        if caught:
+            drawn.append(inputs)
+            missed = [m for m in missed if m not in caught]
+        if not missed:
+            break
+    return drawn
+
+
+def run_trials(exercise, student_fn, trials, guard=None):
+    """Check ``student_fn`` on every input dict in ``trials``; raise CheckFailed on a wrong answer.
+
+    The first failing trial decides, except when several known mistakes
+    explain it equally well (a trial where clipping changes nothing cannot
+    tell "not clipped" from "clipped too late"): then the remaining trials
+    narrow the candidates down, and the message names the one that explains
+    them all. ``guard``: a context-manager factory wrapped around each trial
+    (the hidden tests block the references with it).
+    """
+    __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
+    first = None
+    for inputs in trials:
+        try:
+            with guard() if guard is not None else contextlib.nullcontext():
+                check_once(exercise, student_fn, inputs)
+        except CheckFailed as exc:
+            if first is None:
+                if len(exc.mistakes) < 2:
+                    raise
+                first, candidates = exc, exc.mistakes
+                continue
+            narrowed = [m for m in candidates if m in exc.mistakes]
+        except Exception:
+            if first is None:
+                raise
+            break  # the answer crashed on a later trial: the first failure says enough
+        else:
+            if first is None:
+                continue
+            narrowed = [m for m in candidates if not shows_mistake(exercise, m, inputs)]
+        if narrowed:
+            candidates = narrowed
+        if len(candidates) == 1:
+            break
+    if first is not None:
+        if candidates[0] is first.mistakes[0]:
+            raise first
+        raise CheckFailed(f"{exercise.name}: {candidates[0].message}", candidates)
+    return True
+
+
 def _and(names):
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -217,7 +316,7 @@ def check_once(exercise, student_fn, inputs):
     try:
         return _check_once(exercise, student_fn, inputs)
     except CheckFailed as exc:
-        raise CheckFailed(f"{exc} Note: {note}") from None
+        raise CheckFailed(f"{exc} Note: {note}", exc.mistakes) from None
     except NotImplementedError:
         raise  # not started yet: the learner sees their own cell's error
     except Exception as exc:
@@ -255,15 +354,10 @@ def _check_once(exercise, student_fn, inputs):
     wrong = compare_outputs(got, want, exercise.rtol, exercise.atol, who)
     if not wrong:
         return
-    for mistake in exercise.mistakes:
-        try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                wrong_raw = mistake.compute(*_call_args(_copy_inputs(inputs)))
-        except Exception:
-            continue
-        if _matches(got, wrong_raw, exercise.outputs, list(want), exercise.rtol, exercise.atol):
-            raise CheckFailed(f"{who}: {mistake.message}")
+    explained = [m for m in exercise.mistakes
+                 if _matches(got, _mistake_result(m, inputs), exercise.outputs, list(want), exercise.rtol, exercise.atol)]
+    if explained:
+        raise CheckFailed(f"{who}: {explained[0].message}", explained)
     right = [n for n in want if n not in wrong]
     where = f"{_and(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong"
     if right:
@@ -290,11 +384,7 @@ def run_exercise(exercise, student_fn, rng=None, hidden=False, trials=None):
         raise CheckFailed(f"{exercise.name} should be a function, got {type(student_fn).__name__}.")
     if rng is None:
         rng = np.random.default_rng(exercise.visible_seed)
-    if trials is None:
-        trials = exercise.hidden_trials if hidden else exercise.visible_trials
-    for _ in range(trials):
-        check_once(exercise, student_fn, exercise.make_inputs(rng, hidden))
-    return True
+    return run_trials(exercise, student_fn, draw_trials(exercise, rng, hidden, trials))
 
 
 def distinct_normal(rng, shape, scale=1.0, offset=0.0):

@@ -71,9 +71,11 @@ EXERCISES = [
         mistakes=[
             Mistake("the bias b is missing: y = x @ W.T + b.", lambda x, W, b: (x @ W.T, None)),
             Mistake("the bias is subtracted; it should be added.", lambda x, W, b: (x @ W.T - b, None)),
-            Mistake("an activation was applied; dense_forward is only the affine part x @ W.T + b.",
+            Mistake("a sigmoid was applied; dense_forward is only the affine part x @ W.T + b "
+                    "(the activation is a layer of its own).",
                     lambda x, W, b: (ref.sigmoid(x @ W.T + b), None)),
-            Mistake("an activation was applied; dense_forward is only the affine part x @ W.T + b.",
+            Mistake("a ReLU was applied; dense_forward is only the affine part x @ W.T + b "
+                    "(the activation is a layer of its own).",
                     lambda x, W, b: (ref.relu(x @ W.T + b), None)),
         ],
     ),

@@ -49,9 +49,17 @@ def _step_inputs(rng, hidden):
     params = _lstm_params(rng, x.shape[2], H)
     params["W_y"] = rng.standard_normal((y.shape[1], H)) / np.sqrt(H)
     params["b_y"] = rng.uniform(0.3, 0.7, y.shape[1])
-    norm = global_norm(_reference_grads(params, x, y))
-    max_norm = norm * (rng.uniform(0.2, 0.5) if case == "clip" else rng.uniform(1.5, 2.5))
-    return {"params": params, "x": x, "y": y, "lr": float(rng.uniform(0.1, 0.5)), "max_norm": float(max_norm)}
+    grads = _reference_grads(params, x, y)
+    norm = global_norm(grads)
+    lr = float(rng.uniform(0.1, 0.5))
+    if case == "clip":
+        # below the norm of the step lr * grad and of the LSTM's gradients alone, so that clipping the
+        # step, or the LSTM's gradients without the read-out's, gives an answer of its own
+        lstm_norm = global_norm({k: g for k, g in grads.items() if k not in ref.READOUT_KEYS})
+        max_norm = rng.uniform(0.3, 0.8) * min(lr * norm, lstm_norm)
+    else:
+        max_norm = norm * rng.uniform(1.5, 2.5)
+    return {"params": params, "x": x, "y": y, "lr": lr, "max_norm": float(max_norm)}
 
 
 def _clipping_note(inputs):
