@@ -223,16 +223,16 @@ def _mistake_result(mistake, inputs):
         return _FAILED
 
 
-def shows_mistake(exercise, mistake, inputs):
-    """True when ``mistake`` gives a wrong answer on ``inputs``, so a trial with them catches it.
+def caught_mistakes(exercise, inputs, mistakes):
+    """The ones of ``mistakes`` that give a wrong answer on ``inputs``: a trial with them catches these.
 
     A degenerate draw can hide a mistake: with a batch of one, a mean over
     the batch equals the sum; with one time step, a dropped gradient from the
     future changes nothing.
     """
     want = flatten_outputs(exercise.reference(*_call_args(_copy_inputs(inputs))), exercise.outputs, "reference")
-    return not _matches(want, _mistake_result(mistake, inputs), exercise.outputs, list(want),
-                        exercise.rtol, exercise.atol)
+    return [m for m in mistakes
+            if not _matches(want, _mistake_result(m, inputs), exercise.outputs, list(want), exercise.rtol, exercise.atol)]
 
 
 def draw_trials(exercise, rng, hidden, trials=None, max_extra=30):
@@ -244,16 +244,15 @@ def draw_trials(exercise, rng, hidden, trials=None, max_extra=30):
     """
     if trials is None:
         trials = exercise.hidden_trials if hidden else exercise.visible_trials
-    drawn = [exercise.make_inputs(rng, hidden) for _ in range(trials)]
-    missed = [m for m in exercise.mistakes if not any(shows_mistake(exercise, m, i) for i in drawn)]
-    for _ in range(max_extra if missed else 0):
+    drawn, missed = [], list(exercise.mistakes)
+    for attempt in range(trials + max_extra):
+        if attempt >= trials and not missed:
+            break
         inputs = exercise.make_inputs(rng, hidden)
-        caught = [m for m in missed if shows_mistake(exercise, m, inputs)]
-        if caught:
+        caught = caught_mistakes(exercise, inputs, missed) if missed else []
+        if attempt < trials or caught:
             drawn.append(inputs)
             missed = [m for m in missed if m not in caught]
-        if not missed:
-            break
     return drawn
 
 
@@ -287,7 +286,8 @@ def run_trials(exercise, student_fn, trials, guard=None):
         else:
             if first is None:
                 continue
-            narrowed = [m for m in candidates if not shows_mistake(exercise, m, inputs)]
+            ruled_out = caught_mistakes(exercise, inputs, candidates)  # the answer would have failed
+            narrowed = [m for m in candidates if m not in ruled_out]
         if narrowed:
             candidates = narrowed
         if len(candidates) == 1:
