@@ -77,6 +77,8 @@ def _forward_variant(kind):
             h_new, _ = ref.rnn_cell_forward(x[t], h0 if kind == "always_h0" else h_prev, params)
             out.append(h_prev if kind == "off_by_one" else h_new)
             h_prev = h_new
+        if kind == "one_short":  # range(T - 1) into a preallocated h: the last state stays zero
+            out[-1] = np.zeros_like(out[-1])
         return np.stack(out), None
 
     return forward
@@ -89,7 +91,7 @@ def _backward_variant(kind):
         dx = np.zeros((T, N, D))
         grads = {"W_h": np.zeros((H, H + D)), "b_h": np.zeros(H)}
         dh_next = np.zeros((N, H))
-        order = range(T) if kind == "forward_order" else reversed(range(T))
+        order = {"forward_order": range(T), "skips_first": reversed(range(1, T))}.get(kind, reversed(range(T)))
         for t in order:
             upstream = dh[t] if kind == "no_carry" else dh[t] + dh_next
             dx[t], dh_next, g = ref.rnn_cell_backward(upstream, steps[t])
@@ -132,6 +134,8 @@ EXERCISES = [
                     _forward_variant("off_by_one")),
             Mistake("the given initial state h0 is ignored (the loop starts from zeros).",
                     _forward_variant("zero_h0")),
+            Mistake("the time loop stops one step early: it must run all T steps (for t in range(T)), "
+                    "and h[T - 1] is the state after the last input.", _forward_variant("one_short")),
         ],
     ),
     Exercise(
@@ -161,6 +165,9 @@ EXERCISES = [
                     "(+=) each step's gradient.", _backward_variant("no_accumulate")),
             Mistake("the loop runs forwards; backpropagation through time goes from t = T - 1 down to 0.",
                     _backward_variant("forward_order")),
+            Mistake("the loop stops before step 0: backpropagation through time goes down to t = 0 "
+                    "(for t in reversed(range(T))); step 0 gives dx[0], its share of dW_h and db_h, and dh0.",
+                    _backward_variant("skips_first")),
         ],
     ),
 ]
