@@ -90,8 +90,8 @@ class JupyterServer:
             path = self.workdir / folder
             path.mkdir(parents=True, exist_ok=True)
             env[name] = str(path)
-        # Chapter 06's live training runs 64 s at most; 3 s per run still shows the progress bars.
-        env.setdefault(experiment.TIME_CAP_VARIABLE, "3")
+        # Chapter 06's live training runs 64 s at most; 1 s per run still shows the progress bars.
+        env.setdefault(experiment.TIME_CAP_VARIABLE, "1")
         # The test-only server settings live in the isolated user config folder.
         settings = {
             "ServerApp": {"ip": "127.0.0.1", "port_retries": 0, "open_browser": False, "password": "",
@@ -199,14 +199,16 @@ JS_INSTALL = """
 }
 """
 
-# Open notebooks (their kernels start side by side); returns the panels' ids.
+# Open notebooks (their kernels start side by side, unless told not to
+# start any); returns the panels' ids.
 JS_OPEN = """
-async (paths) => {
+async ([paths, kernel]) => {
   const app = window.jupyterapp;
   await app.restored;
   const panels = [];
+  const kernelPreference = kernel ? undefined : {shouldStart: false, canStart: false};
   for (const path of paths) {
-    panels.push(await app.commands.execute('docmanager:open', {path, factory: 'Notebook'}));
+    panels.push(await app.commands.execute('docmanager:open', {path, factory: 'Notebook', kernelPreference}));
   }
   await Promise.all(panels.map(async (panel) => { await panel.context.ready; await panel.sessionContext.ready; }));
   return panels.map(panel => panel.id);
@@ -224,9 +226,10 @@ async () => {
 }
 """
 
-# Run All Cells, then, like a learner who skips an unfinished exercise, Run
-# Selected Cell and All Below from the first cell that the stop at an error
-# left unexecuted; repeat until every cell has run.
+# Run All Cells. The exercises' test cells are tagged raises-exception, so the
+# kernel carries on past a failing check; should any other cell stop the run,
+# resume, like a learner who skips an unfinished exercise, with Run Selected
+# Cell and All Below from the first cell left unexecuted, until every cell has run.
 JS_RUN_ALL = """
 (id) => {
   const app = window.jupyterapp;
@@ -241,10 +244,30 @@ JS_RUN_ALL = """
     }
     return -1;
   };
+  // The command's promise settles at the first failing cell, but the cells
+  // after it stay queued in the kernel (a cell tagged raises-exception fails
+  // without stopping the queue) and still run. Count the execute requests
+  // sent and the replies received, and look for unrun cells only once no
+  // reply has been outstanding for a quarter of a second (JupyterLab sends
+  // the requests one after another): resuming earlier runs cells twice.
+  const kernel = panel.sessionContext.session.kernel;
+  let pending = 0;
+  const count = (_, {msg, direction}) => {
+    if (direction === 'send' && msg.header.msg_type === 'execute_request') pending++;
+    if (direction === 'recv' && msg.header.msg_type === 'execute_reply') pending--;
+  };
+  kernel.anyMessage.connect(count);
+  const settled = async () => {
+    for (let quiet = 0; quiet < 5;) {
+      await new Promise(resolve => setTimeout(resolve, 50));
+      quiet = pending > 0 ? 0 : quiet + 1;
+    }
+  };
   (async () => {
     await app.commands.execute('notebook:run-all-cells', args);
     let last = -1;
     for (;;) {
+      await settled();
       const next = firstUnexecuted();
       if (next < 0 || next <= last) break;
       last = next;
@@ -253,7 +276,8 @@ JS_RUN_ALL = """
       panel.content.deselectAll();
       await app.commands.execute('notebook:run-all-below', args);
     }
-  })().then(() => { state.done = true; }, (e) => { state.error = String(e); state.done = true; });
+  })().then(() => { state.done = true; }, (e) => { state.error = String(e); state.done = true; })
+    .finally(() => kernel.anyMessage.disconnect(count));
 }
 """
 
@@ -352,6 +376,8 @@ async (root) => {
 }
 """
 
+JS_SCROLL_INTO_VIEW = "(element) => element.scrollIntoView({block: 'nearest'})"
+
 # A slider's value as the learner reads it: the readout (aria-valuenow is rounded).
 JS_SLIDER_VALUE = """
 (handle) => {
@@ -428,9 +454,10 @@ class JupyterPage:
             page.close()
             raise
 
-    def open(self, *paths):
-        """Open the notebooks at ``paths`` (relative to the server root) in this JupyterLab."""
-        ids = self.page.evaluate(JS_OPEN, list(paths))
+    def open(self, *paths, kernel=True):
+        """Open the notebooks at ``paths`` (relative to the server root) in this
+        JupyterLab, each with a kernel unless ``kernel`` is false."""
+        ids = self.page.evaluate(JS_OPEN, [list(paths), kernel])
         return [Notebook(self, panel_id, path) for panel_id, path in zip(ids, paths)]
 
     @classmethod
@@ -554,7 +581,8 @@ class Notebook:
         return self.page.evaluate(JS_SCROLLER, self.id)["height"]
 
     def wait_for_math(self, timeout_s=20):
-        """Wait until every markdown cell with LaTeX holds typeset MathJax output."""
+        """Wait until every markdown cell with LaTeX holds typeset MathJax output.
+        JupyterLab typesets a cell once it is on screen: see :meth:`show_whole_notebook`."""
         wanted = [c["index"] for c in self.model() if c["type"] == "markdown" and has_latex(c["source"])]
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -565,7 +593,8 @@ class Notebook:
         return wanted
 
     def screenshot(self, path, max_height=16000):
-        """The whole notebook in one PNG (several when it is taller than ``max_height``)."""
+        """The whole notebook in one picture (several when it is taller than ``max_height``),
+        PNG or JPEG by the suffix of ``path`` (JPEG is encoded several times faster)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # A Validate running meanwhile may pop its dialog up: keep it out of the picture.
@@ -577,6 +606,7 @@ class Notebook:
 
     def _screenshot(self, path, max_height):
         height = self.show_whole_notebook(max_height=max_height)
+        self.wait_for_math()
         self.page.wait_for_timeout(200)
         client = self.page.evaluate(JS_SCROLLER, self.id)["client"]
         paths, top, part = [], 0, 0
@@ -584,7 +614,7 @@ class Notebook:
             target = path if part == 0 else path.with_name(f"{path.stem}-{part + 1}{path.suffix}")
             self.page.evaluate(JS_SCROLL_TO, [self.id, top])
             self.page.wait_for_timeout(100)
-            self.page.screenshot(path=str(target))
+            self.page.screenshot(path=str(target), **({"quality": 85} if target.suffix == ".jpeg" else {}))
             paths.append(target)
             top += client
             part += 1
@@ -593,6 +623,12 @@ class Notebook:
         self.page.evaluate(JS_SCROLL_TO, [self.id, 0])
         self.jp.reset_viewport()
         return paths
+
+    def element_screenshot(self, locator, path):
+        """A picture of one element (scrolled into view), taken at once: Playwright's
+        element screenshot first waits for the page to be still, seconds on a busy machine."""
+        locator.evaluate(JS_SCROLL_INTO_VIEW)
+        self.page.screenshot(path=str(path), clip=locator.bounding_box())
 
     def image_digest(self, locator):
         return locator.evaluate(JS_IMAGE_DIGEST)
