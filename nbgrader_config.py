@@ -48,7 +48,7 @@ c.Execute.interrupt_on_timeout = True
 # hidden tests, nor tracebacks that would quote them (nbgrader's default feedback shows both).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "lstm_helpers.classroom_nbgrader.HideHiddenTests",
+    "lstm_helpers.classroom.nbgrader_plugins.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 

@@ -5,7 +5,7 @@ The reference modules (``feedforward``, ``rnn``, ``gradients``, ``lstm``,
 work in scripts and tests as well as in notebooks.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def require_version(expected: str) -> str:

@@ -47,9 +47,9 @@ def rnn_cell_forward(x_t, h_prev, params):
     h_prev = as_float_array("h_prev", h_prev)
     check_shape("h_prev", h_prev, (N, H))
 
-    z = np.concatenate([h_prev, x_t], axis=1)  # (N, H + D): hidden state first
-    h_t = np.tanh(z @ p["W_h"].T + p["b_h"])
-    cache = {"z": z, "h_t": h_t, "W_h": p["W_h"]}
+    hx = np.concatenate([h_prev, x_t], axis=1)  # (N, H + D): hidden state first
+    h_t = np.tanh(hx @ p["W_h"].T + p["b_h"])
+    cache = {"hx": hx, "h_t": h_t, "W_h": p["W_h"]}
     return h_t, cache
 
 
@@ -59,15 +59,15 @@ def rnn_cell_backward(dh_t, cache):
     dh_t: (N, H), the gradient on h_t.
     Returns dx_t: (N, D), dh_prev: (N, H) and grads {W_h: (H, H + D), b_h: (H,)}.
     """
-    z, h_t, W_h = cache["z"], cache["h_t"], cache["W_h"]
+    hx, h_t, W_h = cache["hx"], cache["h_t"], cache["W_h"]
     dh_t = as_float_array("dh_t", dh_t)
     check_shape("dh_t", dh_t, h_t.shape)
     H = h_t.shape[1]
 
     da = dh_t * tanh_grad(h_t)  # gradient before the tanh, (N, H)
-    dz = da @ W_h  # (N, H + D)
-    grads = {"W_h": da.T @ z, "b_h": da.sum(axis=0)}
-    return dz[:, H:], dz[:, :H], grads
+    dhx = da @ W_h  # (N, H + D)
+    grads = {"W_h": da.T @ hx, "b_h": da.sum(axis=0)}
+    return dhx[:, H:], dhx[:, :H], grads
 
 
 def rnn_forward(x, h0, params):

@@ -18,7 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from lstm_helpers import course, experiment, lab
+from lstm_helpers.classroom import course, lab
+from lstm_helpers.experiment import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("LSTM_COURSE_CHROMIUM", "/usr/bin/chromium"))
@@ -91,7 +92,7 @@ class JupyterServer:
             path.mkdir(parents=True, exist_ok=True)
             env[name] = str(path)
         # Chapter 06's live training runs 64 s at most; 1 s per run still shows the progress bars.
-        env.setdefault(experiment.TIME_CAP_VARIABLE, "1")
+        env.setdefault(runner.TIME_CAP_VARIABLE, "1")
         # The test-only server settings live in the isolated user config folder.
         settings = {
             "ServerApp": {"ip": "127.0.0.1", "port_retries": 0, "open_browser": False, "password": "",

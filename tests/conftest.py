@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from lstm_helpers import course, experiment
+from lstm_helpers.classroom import course
+from lstm_helpers.experiment import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = course.chapters(ROOT)
@@ -70,7 +71,7 @@ def executed_notebooks(tmp_path_factory):
                               ("student", course.release_notebook(work, chapter))):
             jobs[(chapter, version)] = path
     # Live training runs in full in the solutions; the student versions run the same cells, capped.
-    short = {"solution": {}, "student": {experiment.TIME_CAP_VARIABLE: "3"}}
+    short = {"solution": {}, "student": {runner.TIME_CAP_VARIABLE: "3"}}
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {key: pool.submit(execute_notebook, path, path.parent, env=short[key[1]])
                    for key, path in jobs.items()}

@@ -16,11 +16,11 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-CLI = [PYTHON, "-m", "lstm_helpers.cli"]
+CLI = [PYTHON, "-m", "lstm_helpers.classroom.cli"]
 
 
 def chapters():
-    from lstm_helpers import course
+    from lstm_helpers.classroom import course
 
     return course.chapters(ROOT)
 
@@ -109,9 +109,9 @@ def visible_inputs(name):
     """The inputs the visible check of exercise ``name`` uses (to hard-code answers for them)."""
     import numpy as np
 
-    from lstm_helpers import checks
+    from lstm_helpers import exercises
 
-    exercise = checks.EXERCISES[name]
+    exercise = exercises.EXERCISES[name]
     rng = np.random.default_rng(exercise.visible_seed)
     return [exercise.make_inputs(rng, False) for _ in range(exercise.visible_trials)]
 

@@ -48,13 +48,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser_support as bs  # noqa: E402
 
-from lstm_helpers import classroom, course, lab  # noqa: E402
+from lstm_helpers.classroom import course, lab
+from lstm_helpers.classroom import engine as classroom  # noqa: E402
 
 CHAPTERS = course.chapters(bs.ROOT)
 NOTEBOOK_TIMEOUT = float(os.environ.get("LSTM_COURSE_NOTEBOOK_TIMEOUT", "120"))
 UI_TIMEOUT_MS = 30_000
 SLIDER_REDRAW_S = 2.0
-WIDGET_MODULES = ("lstm_helpers.widgets", "ipywidgets")
+WIDGET_MODULES = ("lstm_helpers.viz.widgets", "ipywidgets")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 

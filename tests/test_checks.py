@@ -6,19 +6,20 @@ import numpy as np
 import pytest
 
 import lstm_helpers
-from lstm_helpers import checks, grading
-from lstm_helpers.checks._core import CheckFailed, run_exercise
+from lstm_helpers import exercises
+from lstm_helpers.exercises import hidden
+from lstm_helpers.exercises._core import CheckFailed, run_exercise
 from conftest import copy_of
 
-NAMES = sorted(checks.EXERCISES)
+NAMES = sorted(exercises.EXERCISES)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_reference_passes_visible_and_hidden_checks(name, capsys):
-    reference = checks.EXERCISES[name].reference
-    checks.check(name, copy_of(reference))
+    reference = exercises.EXERCISES[name].reference
+    exercises.check(name, copy_of(reference))
     assert f"✔ {name}" in capsys.readouterr().out
-    grading.hidden_check(name, copy_of(reference))
+    hidden.hidden_check(name, copy_of(reference))
 
 
 def _names_the_mistake(failure, name, mistake):
@@ -29,31 +30,31 @@ def _names_the_mistake(failure, name, mistake):
 
 @pytest.mark.parametrize(
     "name,index",
-    [(name, i) for name in NAMES for i in range(len(checks.EXERCISES[name].mistakes))],
+    [(name, i) for name in NAMES for i in range(len(exercises.EXERCISES[name].mistakes))],
 )
 def test_each_mistake_is_caught_and_named(name, index):
-    exercise = checks.EXERCISES[name]
+    exercise = exercises.EXERCISES[name]
     mistake = exercise.mistakes[index]
     with pytest.raises(CheckFailed) as failure:
         run_exercise(exercise, lambda *args: mistake.compute(*args))
     assert _names_the_mistake(failure.value, name, mistake), str(failure.value)
     # A learner's own wrong code: the mistake from a private copy, untouched by the reference blocking.
-    learner = grading.fresh_checks().EXERCISES[name].mistakes[index].compute
+    learner = hidden.fresh_checks().EXERCISES[name].mistakes[index].compute
     for _ in range(3):  # fresh random inputs and shapes every time
-        with pytest.raises(AssertionError) as hidden:
-            grading.hidden_check(name, learner)
-        assert _names_the_mistake(hidden.value, name, mistake), str(hidden.value)
+        with pytest.raises(AssertionError) as hidden_failure:
+            hidden.hidden_check(name, learner)
+        assert _names_the_mistake(hidden_failure.value, name, mistake), str(hidden_failure.value)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_mistakes_of_one_exercise_have_different_messages(name):
-    messages = [m.message for m in checks.EXERCISES[name].mistakes]
+    messages = [m.message for m in exercises.EXERCISES[name].mistakes]
     assert len(set(messages)) == len(messages), f"{name}: two mistakes share a message"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_hidden_check_rejects_an_answer_that_calls_the_reference(name):
-    exercise = checks.EXERCISES[name]
+    exercise = exercises.EXERCISES[name]
     if not exercise.block:
         pytest.skip("this exercise may use the references")
     reference = exercise.reference
@@ -62,9 +63,9 @@ def test_hidden_check_rejects_an_answer_that_calls_the_reference(name):
         return reference(*args)
 
     with pytest.raises(AssertionError, match="calls the course's reference"):
-        grading.hidden_check(name, lazy)
+        hidden.hidden_check(name, lazy)
     # and the reference works again afterwards
-    checks.check(name, copy_of(reference))
+    exercises.check(name, copy_of(reference))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -73,7 +74,7 @@ def test_not_implemented_reaches_the_learner_unchanged(name):
         raise NotImplementedError()
 
     with pytest.raises(NotImplementedError):
-        checks.check(name, not_started)
+        exercises.check(name, not_started)
 
 
 def test_hidden_check_is_not_fooled_by_patched_comparisons_or_checks(monkeypatch):
@@ -83,14 +84,14 @@ def test_hidden_check_is_not_fooled_by_patched_comparisons_or_checks(monkeypatch
     monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
     monkeypatch.setattr(np, "isclose", lambda *a, **k: True)
     monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
-    monkeypatch.setattr(checks, "check", lambda *a, **k: None)
-    monkeypatch.setattr(lstm_helpers.checks._core, "check_once", lambda *a, **k: None)
+    monkeypatch.setattr(exercises, "check", lambda *a, **k: None)
+    monkeypatch.setattr(lstm_helpers.exercises._core, "check_once", lambda *a, **k: None)
     with pytest.raises(AssertionError):
-        grading.hidden_check("sigmoid", hard_coded)
+        hidden.hidden_check("sigmoid", hard_coded)
 
 
 def test_hidden_inputs_change_between_runs():
-    reference = copy_of(checks.EXERCISES["dense_forward"].reference)
+    reference = copy_of(exercises.EXERCISES["dense_forward"].reference)
     seen = []
 
     def spy(x, W, b):
@@ -98,7 +99,7 @@ def test_hidden_inputs_change_between_runs():
         return reference(x, W, b)
 
     for _ in range(3):
-        grading.hidden_check("dense_forward", spy)
+        hidden.hidden_check("dense_forward", spy)
     assert len(seen) >= 9  # at least three trials per run
     assert len(set(seen)) == len(seen)  # none repeated
 
@@ -107,15 +108,15 @@ def test_hidden_inputs_change_between_runs():
 
 def _toy_exercise(make_inputs, mistakes):
     """f(x) = x.sum(axis=0) for x of shape (N, 2)."""
-    from lstm_helpers.checks import Exercise
+    from lstm_helpers.exercises import Exercise, returns
 
-    return Exercise(name="toy", reference=lambda x: x.sum(axis=0), make_inputs=make_inputs, outputs="s",
+    return Exercise(name="toy", reference=lambda x: x.sum(axis=0), make_inputs=make_inputs, outputs=returns("s"),
                     mistakes=mistakes, hidden_trials=3)
 
 
 def test_extra_trials_are_drawn_until_every_mistake_is_caught():
-    from lstm_helpers.checks import Mistake
-    from lstm_helpers.checks._core import draw_trials
+    from lstm_helpers.exercises import Mistake
+    from lstm_helpers.exercises._core import draw_trials
 
     def make_inputs(rng, hidden):  # batches of one (where a mean is the sum) until the fifth draw
         make_inputs.calls += 1
@@ -131,8 +132,8 @@ def test_extra_trials_are_drawn_until_every_mistake_is_caught():
 
 
 def test_a_mistake_no_input_can_show_does_not_loop_forever():
-    from lstm_helpers.checks import Mistake
-    from lstm_helpers.checks._core import draw_trials
+    from lstm_helpers.exercises import Mistake
+    from lstm_helpers.exercises._core import draw_trials
 
     exercise = _toy_exercise(lambda rng, hidden: {"x": rng.standard_normal((3, 2))},
                              [Mistake("not a mistake at all.", lambda x: x.sum(axis=0))])
@@ -140,7 +141,7 @@ def test_a_mistake_no_input_can_show_does_not_loop_forever():
 
 
 def test_later_trials_decide_between_mistakes_the_first_cannot_tell_apart():
-    from lstm_helpers.checks import Mistake
+    from lstm_helpers.exercises import Mistake
 
     rows = iter([[[1.0, 2.0]], [[1.0, 2.0], [3.0, -1.0]], [[1.0, 2.0], [3.0, -1.0]]])
 
@@ -158,7 +159,7 @@ def test_later_trials_decide_between_mistakes_the_first_cannot_tell_apart():
 
 
 def test_a_trial_the_answer_passes_rules_out_mistakes_it_would_show():
-    from lstm_helpers.checks import Mistake
+    from lstm_helpers.exercises import Mistake
 
     xs = iter([np.array([[1.0, -2.0]]), np.array([[0.5, 0.25], [1.0, 2.0]]), np.array([[3.0, 1.0]])])
 
@@ -181,7 +182,7 @@ def test_a_warning_fails_the_check_with_an_explanation():
         return 1 / (1 + np.exp(-x))
 
     with pytest.raises(CheckFailed, match="overflow.*warning-free"):
-        checks.check("sigmoid", naive_sigmoid)
+        exercises.check("sigmoid", naive_sigmoid)
 
 
 def test_changing_an_input_in_place_is_reported():
@@ -192,14 +193,14 @@ def test_changing_an_input_in_place_is_reported():
         return x @ W.T + b, None
 
     with pytest.raises(CheckFailed, match="changed its input 'W' in place"):
-        checks.check("dense_forward", mutating)
+        exercises.check("dense_forward", mutating)
 
 
 def test_wrong_return_structure_is_explained():
     with pytest.raises(CheckFailed, match="returned None: did you forget the `return`"):
-        checks.check("sigmoid", lambda x: None)
+        exercises.check("sigmoid", lambda x: None)
     with pytest.raises(CheckFailed, match=r"must return 2 values \(h_t, cache\), but it returned 1"):
-        checks.check("rnn_cell_forward", lambda x_t, h_prev, params: np.tanh(h_prev))
+        exercises.check("rnn_cell_forward", lambda x_t, h_prev, params: np.tanh(h_prev))
 
 
 def test_shape_feedback_names_the_transpose():
@@ -207,7 +208,7 @@ def test_shape_feedback_names_the_transpose():
         return (x @ W.T + b).T, None
 
     with pytest.raises(CheckFailed, match=r"y has shape \(5, 3\) where \(3, 5\) was expected.*transposed"):
-        checks.check("dense_forward", transposed)
+        exercises.check("dense_forward", transposed)
 
 
 def test_a_wrong_gradient_is_named_while_the_others_are_right():
@@ -218,17 +219,17 @@ def test_a_wrong_gradient_is_named_while_the_others_are_right():
         return dx, dh_prev, {"W_h": 2 * grads["W_h"], "b_h": grads["b_h"]}
 
     with pytest.raises(CheckFailed, match="dW_h is wrong while dx_t, dh_prev and db_h are right"):
-        checks.check("rnn_cell_backward", bad_dW)
+        exercises.check("rnn_cell_backward", bad_dW)
 
 
 def test_own_or_reference_falls_back_with_a_note(capsys):
     def not_started(x):
         raise NotImplementedError()
 
-    assert checks.own_or_reference("sigmoid", not_started) is checks.EXERCISES["sigmoid"].reference
+    assert exercises.own_or_reference("sigmoid", not_started) is exercises.EXERCISES["sigmoid"].reference
     assert "not written yet" in capsys.readouterr().out
-    mine = copy_of(checks.EXERCISES["sigmoid"].reference)
-    assert checks.own_or_reference("sigmoid", mine) is mine
+    mine = copy_of(exercises.EXERCISES["sigmoid"].reference)
+    assert exercises.own_or_reference("sigmoid", mine) is mine
 
 
 def test_require_version():

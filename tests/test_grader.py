@@ -74,8 +74,8 @@ def _class_files():
     append_code(patch_np, "relu", "t.assert_allclose = lambda *a, **k: None\n")
     add("patchnp", CH1, patch_np)
     add("patchchecks", CH1, make_submission(CH1, {"relu": (
-        "checks.check = lambda *a, **k: print('all visible checks passed')\n"
-        "lstm_helpers.grading.hidden_check = lambda *a, **k: None\n"
+        "check = lambda *a, **k: print('all visible checks passed')\n"
+        "lstm_helpers.exercises.hidden.hidden_check = lambda *a, **k: None\n"
         "hidden_check = lambda *a, **k: None\n\n"
         "def relu(x):\n    return np.abs(x)\n")}))
     add("editdel", CH1, make_submission(CH1, {"sigmoid": "def sigmoid(x):\n    return np.tanh(x)\n"},
@@ -226,10 +226,10 @@ def test_patching_numpy_comparisons_earns_nothing(graded_class):
 def test_patching_the_checks_is_caught(graded_class):
     row = graded_class["rows"]["patchchecks"]
     raw = _tests(graded_class, "patchchecks", CH1)
-    # Without the scan, rebinding hidden_check and checks.check would pay for a wrong relu:
+    # Without the scan, rebinding hidden_check and check would pay for a wrong relu:
     assert raw["test_relu"]["score"] == 1, "premise: nbgrader alone is fooled"
     assert _score(row, CH1, "test_relu") == 0 and float(row[CH1]) == 0
-    for needle in ("checks.check", "lstm_helpers.grading.hidden_check", "rebinds hidden_check"):
+    for needle in ("rebinds check", "lstm_helpers.exercises.hidden.hidden_check", "rebinds hidden_check"):
         assert needle in row["status"]
     feedback = (graded_class["base"] / "feedback" / "patchchecks" / CH1 / f"{CH1}.html").read_text()
     assert "This chapter scored 0" in feedback
@@ -368,7 +368,7 @@ def test_help_on_every_subcommand(command):
 
 
 def test_submission_layouts(tmp_path):
-    from lstm_helpers.classroom import discover_submissions, parse_flat_name
+    from lstm_helpers.classroom.submissions import discover_submissions, parse_flat_name
 
     chapters = [CH1, CH2]
     assert parse_flat_name("alice_01_feedforward", chapters) == ("alice", CH1)
@@ -388,7 +388,7 @@ def test_submission_layouts(tmp_path):
 
 def test_scanner_leaves_honest_code_alone():
     """Every solution, and ordinary learner habits, pass the tamper scan."""
-    from lstm_helpers.classroom import scan_notebook
+    from lstm_helpers.classroom.engine import scan_notebook
     from grader_fixtures import chapters
 
     for chapter in chapters():
@@ -405,9 +405,9 @@ def test_scanner_leaves_honest_code_alone():
     ("import numpy.testing as nt\nnt.assert_allclose = print", "nt.assert_allclose"),
     ("setattr(np, 'isclose', print)", "setattr"),
     ("vars(np)['allclose'] = print", "vars"),
-    ("import sys\nsys.modules['lstm_helpers.checks'] = None", "sys.modules"),
+    ("import sys\nsys.modules['lstm_helpers.exercises'] = None", "sys.modules"),
     ("def f():\n    global hidden_check\n    hidden_check = print", "rebinds hidden_check"),
-    ("from lstm_helpers import grading as hidden_check", "rebinds hidden_check"),
+    ("from lstm_helpers.exercises import hidden as hidden_check", "rebinds hidden_check"),
     ("checks.check.__code__ = (lambda *a: None).__code__", "__code__"),
     ("exec('np.allclose = print')", "exec"),
     ("globals()['checks'] = None", "globals"),
@@ -415,7 +415,7 @@ def test_scanner_leaves_honest_code_alone():
     ("!touch /tmp/x", "shell"),
 ])
 def test_scanner_flags_tampering(code, needle):
-    from lstm_helpers.classroom import scan_notebook
+    from lstm_helpers.classroom.engine import scan_notebook
 
     nb = make_submission(CH1)
     append_code(nb, "sigmoid", code)

@@ -1,5 +1,5 @@
 """Chapter 03: gradient norms by lag, the singular-value prediction, gradient
-clipping, the clipping experiment, the gradient-flow widget and the checks.
+clipping, the clipping experiment, the gradient-flow widget and the exercises.
 
 Expected values come from independent computations: finite differences of
 h_T with respect to h_t through a tanh step written here, a flattened
@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from lstm_helpers import checks, grading, plots, training
-from lstm_helpers.checks._core import CheckFailed
+from lstm_helpers import exercises
+from lstm_helpers.exercises import hidden
+from lstm_helpers.experiment import training
+from lstm_helpers.viz import plots
+from lstm_helpers.exercises._core import CheckFailed
 from lstm_helpers.gradients import (
     clip_grad_norm,
     global_norm,
@@ -22,7 +25,7 @@ from lstm_helpers.gradients import (
     numerical_gradient,
     predict_from_weights,
 )
-from lstm_helpers.widgets import Curve, GradientFlowApp, default_curves
+from lstm_helpers.viz.widgets import Curve, GradientFlowApp, default_curves
 
 
 @pytest.fixture(autouse=True)
@@ -375,7 +378,7 @@ def test_clip_check_explains_a_division_by_zero_at_norm_zero():
 
     for answer, symptom in [(divides_by_zero, "divide by zero"), (divides_by_python_zero, "ZeroDivisionError")]:
         with pytest.raises(CheckFailed, match=f"{symptom}.*every gradient is zero, so total_norm is 0"):
-            checks.check("clip_grad_norm", answer)
+            exercises.check("clip_grad_norm", answer)
 
 
 def test_clip_check_catches_an_answer_that_scales_the_input_in_place():
@@ -387,7 +390,7 @@ def test_clip_check_catches_an_answer_that_scales_the_input_in_place():
         return dict(grads), total
 
     with pytest.raises(CheckFailed, match=r"changed its input 'grads' \(grads\['W_h'\]\) in place"):
-        checks.check("clip_grad_norm", in_place)
+        exercises.check("clip_grad_norm", in_place)
 
 
 def test_prediction_check_shows_a_wrong_word():
@@ -397,13 +400,13 @@ def test_prediction_check_shows_a_wrong_word():
         return sigma, "vanish" if sigma < 1 else "may explode"
 
     with pytest.raises(CheckFailed, match="verdict is 'vanish' where 'vanishes' was expected"):
-        checks.check("predict_from_weights", misspelt)
+        exercises.check("predict_from_weights", misspelt)
     with pytest.raises(CheckFailed, match="verdict should be a string"):
-        checks.check("predict_from_weights", lambda W_h, activation="tanh": (1.0, True))
+        exercises.check("predict_from_weights", lambda W_h, activation="tanh": (1.0, True))
 
 
 def test_gradient_norm_check_blocks_the_reference():
     with pytest.raises(AssertionError, match="calls the course's reference"):
-        grading.hidden_check("gradient_norms_by_lag", lambda *args: gradient_norms_by_lag(*args))
+        hidden.hidden_check("gradient_norms_by_lag", lambda *args: gradient_norms_by_lag(*args))
     # the reference works again afterwards
     assert gradient_norms_by_lag(np.zeros((2, 1, 1)), np.zeros((1, 2)), {"W_h": np.eye(2, 3), "b_h": np.zeros(2)}).shape == (1, 2)

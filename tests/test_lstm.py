@@ -1,4 +1,4 @@
-"""Tests for the LSTM reference (lstm_helpers.lstm) and its exercise checks.
+"""Tests for the LSTM reference (lstm_helpers.lstm) and its exercise exercises.
 
 The expected values come from independent computations: the equations
 written out again here (with the textbook logistic 1 / (1 + exp(-a))),
@@ -8,13 +8,14 @@ central differences, and torch.nn.LSTM where PyTorch is installed.
 import numpy as np
 import pytest
 
-from lstm_helpers import checks
+from lstm_helpers import exercises
 from lstm_helpers import lstm as L
-from lstm_helpers.checks import CheckFailed
-from lstm_helpers.checks import lstm as lstm_checks
-from lstm_helpers.checks._core import run_exercise
+from lstm_helpers.experiment import fast_lstm
+from lstm_helpers.exercises import CheckFailed
+from lstm_helpers.exercises import lstm as lstm_checks
+from lstm_helpers.exercises._core import run_exercise
 from lstm_helpers.gradients import numerical_gradient
-from lstm_helpers.grading import hidden_check
+from lstm_helpers.exercises.hidden import hidden_check
 from conftest import rel_error
 
 GATES = ("f", "i", "c", "o")
@@ -36,11 +37,11 @@ def textbook_cell(x_t, h_prev, c_prev, p):
     def logistic(a):
         return 1.0 / (1.0 + np.exp(-a))
 
-    z = np.hstack([h_prev, x_t])
-    f = logistic(z @ p["W_f"].T + p["b_f"])
-    i = logistic(z @ p["W_i"].T + p["b_i"])
-    g = np.tanh(z @ p["W_c"].T + p["b_c"])
-    o = logistic(z @ p["W_o"].T + p["b_o"])
+    hx = np.hstack([h_prev, x_t])
+    f = logistic(hx @ p["W_f"].T + p["b_f"])
+    i = logistic(hx @ p["W_i"].T + p["b_i"])
+    g = np.tanh(hx @ p["W_c"].T + p["b_c"])
+    o = logistic(hx @ p["W_o"].T + p["b_o"])
     c_t = f * c_prev + i * g
     return o * np.tanh(c_t), c_t
 
@@ -78,21 +79,21 @@ def test_step_functions_follow_the_equations():
     rng = np.random.default_rng(2)
     N, D, H = 3, 2, 4
     p = random_params(rng, D, H)
-    z = rng.standard_normal((N, H + D))
+    hx = rng.standard_normal((N, H + D))
     c_prev = rng.standard_normal((N, H))
 
     def logistic(a):
         return 1.0 / (1.0 + np.exp(-a))
 
-    f = L.forget_gate(z, p)
-    i, c_tilde = L.input_gate_and_candidate(z, p)
+    f = L.forget_gate(hx, p)
+    i, c_tilde = L.input_gate_and_candidate(hx, p)
     c_t = L.cell_update(f, c_prev, i, c_tilde)
-    o, h_t = L.output_gate_and_hidden(z, c_t, p)
-    np.testing.assert_allclose(f, logistic(z @ p["W_f"].T + p["b_f"]), atol=1e-14)
-    np.testing.assert_allclose(i, logistic(z @ p["W_i"].T + p["b_i"]), atol=1e-14)
-    np.testing.assert_allclose(c_tilde, np.tanh(z @ p["W_c"].T + p["b_c"]), atol=1e-14)
+    o, h_t = L.output_gate_and_hidden(hx, c_t, p)
+    np.testing.assert_allclose(f, logistic(hx @ p["W_f"].T + p["b_f"]), atol=1e-14)
+    np.testing.assert_allclose(i, logistic(hx @ p["W_i"].T + p["b_i"]), atol=1e-14)
+    np.testing.assert_allclose(c_tilde, np.tanh(hx @ p["W_c"].T + p["b_c"]), atol=1e-14)
     np.testing.assert_allclose(c_t, f * c_prev + i * c_tilde, atol=1e-14)
-    np.testing.assert_allclose(o, logistic(z @ p["W_o"].T + p["b_o"]), atol=1e-14)
+    np.testing.assert_allclose(o, logistic(hx @ p["W_o"].T + p["b_o"]), atol=1e-14)
     np.testing.assert_allclose(h_t, o * np.tanh(c_t), atol=1e-14)
 
 
@@ -100,8 +101,8 @@ def test_cell_cache_has_the_documented_keys():
     rng = np.random.default_rng(3)
     x, h0, c0, p = make_sequence(rng, 1, 2, 3, 4)
     h_t, c_t, cache = L.lstm_cell_forward(x[0], h0, c0, p)
-    assert set(cache) == {"z", "c_prev", "f", "i", "c_tilde", "o", "c_t", "tanh_c", "params"}
-    np.testing.assert_array_equal(cache["z"], np.hstack([h0, x[0]]))
+    assert set(cache) == {"hx", "c_prev", "f", "i", "c_tilde", "o", "c_t", "tanh_c", "params"}
+    np.testing.assert_array_equal(cache["hx"], np.hstack([h0, x[0]]))
     np.testing.assert_array_equal(cache["c_prev"], c0)
     np.testing.assert_array_equal(cache["c_t"], c_t)
     np.testing.assert_allclose(cache["tanh_c"], np.tanh(c_t), atol=1e-15)
@@ -191,45 +192,29 @@ def test_sequence_backward_matches_numerical_gradient(shape, with_dc_last):
 
 
 # ---------------------------------------------------------------------------
-# The fast sequence code against a loop over the readable cell
+# The fused training LSTM against the readable loop
 # ---------------------------------------------------------------------------
 
 
-def cell_loop(x, h0, c0, p, dh, dc_last):
-    """lstm_forward + lstm_backward written as a plain loop over the cell."""
-    h_prev, c_prev, hs, cs, caches = h0, c0, [], [], []
-    for t in range(len(x)):
-        h_prev, c_prev, cache = L.lstm_cell_forward(x[t], h_prev, c_prev, p)
-        hs.append(h_prev)
-        cs.append(c_prev)
-        caches.append(cache)
-    dx = np.zeros_like(x)
-    dh_next, dc_next = np.zeros_like(h0), dc_last.copy()
-    grads = {k: np.zeros_like(v) for k, v in p.items()}
-    for t in reversed(range(len(x))):
-        dx[t], dh_next, dc_next, g = L.lstm_cell_backward(dh[t] + dh_next, dc_next, caches[t])
-        for k in grads:
-            grads[k] += g[k]
-    return np.stack(hs), np.stack(cs), dx, dh_next, dc_next, grads
-
-
 @pytest.mark.parametrize("shape", SHAPES + [(20, 4, 6, 7), (8, 16, 32, 24)])
-def test_fast_path_agrees_with_cell_loop(shape):
+def test_fast_path_agrees_with_the_readable_loop(shape):
     rng = np.random.default_rng(12)
     T, N, D, H = shape
     x, h0, c0, p = make_sequence(rng, T, N, D, H)
     dh = rng.standard_normal((T, N, H))
     dc_last = rng.standard_normal((N, H))
-    h_loop, c_loop, dx_loop, dh0_loop, dc0_loop, grads_loop = cell_loop(x, h0, c0, p, dh, dc_last)
+    h_loop, c_loop, cache_loop = L.lstm_forward(x, h0, c0, p)
+    dx_loop, dh0_loop, dc0_loop, grads_loop = L.lstm_backward(dh, cache_loop, dc_last)
 
-    h, c, cache = L.lstm_forward(x, h0, c0, p)
-    dx, dh0, dc0, grads = L.lstm_backward(dh, cache, dc_last)
+    h, c, cache = fast_lstm.lstm_forward(x, h0, c0, p)
+    dx, dh0, dc0, grads = fast_lstm.lstm_backward(dh, cache, dc_last)
     tol = dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(h, h_loop, **tol)
     np.testing.assert_allclose(c, c_loop, **tol)
     np.testing.assert_allclose(dx, dx_loop, **tol)
     np.testing.assert_allclose(dh0, dh0_loop, **tol)
     np.testing.assert_allclose(dc0, dc0_loop, **tol)
+    assert set(grads) == set(p)
     for k in p:
         np.testing.assert_allclose(grads[k], grads_loop[k], err_msg=k, **tol)
 
@@ -282,12 +267,12 @@ def test_open_forget_gate_and_closed_input_gate_keep_the_cell_state_for_1000_ste
     p["W_i"][:] = 0.0
     p["b_f"][:] = 50.0
     p["b_i"][:] = -50.0
-    z = np.hstack([h0, x[0]])
-    assert np.all(L.forget_gate(z, p) == 1.0)
-    assert np.all(L.input_gate_and_candidate(z, p)[0] == 0.0)
+    hx = np.hstack([h0, x[0]])
+    assert np.all(L.forget_gate(hx, p) == 1.0)
+    assert np.all(L.input_gate_and_candidate(hx, p)[0] == 0.0)
 
-    h, c, cache = L.lstm_forward(x, h0, c0, p)
-    assert np.all(c == c0), "the fast sequence code let the cell state drift"
+    h, c, cache = fast_lstm.lstm_forward(x, h0, c0, p)
+    assert np.all(c == c0), "the fused training LSTM let the cell state drift"
     np.testing.assert_allclose(h[-1], textbook_cell(x[-1], h[-2], c0, p)[0], atol=1e-13)
 
     c_prev, h_prev = c0, h0
@@ -297,7 +282,7 @@ def test_open_forget_gate_and_closed_input_gate_keep_the_cell_state_for_1000_ste
 
     # ... and the gradient on the cell state flows back unchanged.
     dc_last = rng.standard_normal((N, H))
-    _, dh0, dc0, _ = L.lstm_backward(np.zeros((T, N, H)), cache, dc_last)
+    _, dh0, dc0, _ = fast_lstm.lstm_backward(np.zeros((T, N, H)), cache, dc_last)
     assert np.all(dc0 == dc_last)
     assert np.all(dh0 == 0.0)
 
@@ -311,11 +296,11 @@ def test_float32_in_float32_out():
     rng = np.random.default_rng(30)
     T, N, D, H = 3, 2, 3, 4
     x, h0, c0, p = make_sequence(rng, T, N, D, H, dtype=np.float32)
-    z = np.hstack([h0, x[0]])
-    f = L.forget_gate(z, p)
-    i, c_tilde = L.input_gate_and_candidate(z, p)
+    hx = np.hstack([h0, x[0]])
+    f = L.forget_gate(hx, p)
+    i, c_tilde = L.input_gate_and_candidate(hx, p)
     c_t = L.cell_update(f, c0, i, c_tilde)
-    o, h_t = L.output_gate_and_hidden(z, c_t, p)
+    o, h_t = L.output_gate_and_hidden(hx, c_t, p)
     assert all(a.dtype == np.float32 for a in (f, i, c_tilde, c_t, o, h_t))
 
     h_t, c_t, cell_cache = L.lstm_cell_forward(x[0], h0, c0, p)
@@ -467,7 +452,7 @@ EXERCISE_NAMES = ["forget_gate", "input_gate_and_candidate", "cell_update", "out
 def test_every_exercise_is_registered_and_blocks_its_reference():
     assert [ex.name for ex in lstm_checks.EXERCISES] == EXERCISE_NAMES
     for ex in lstm_checks.EXERCISES:
-        assert checks.EXERCISES[ex.name] is ex
+        assert exercises.EXERCISES[ex.name] is ex
         assert ex.block == (f"lstm_helpers.lstm:{ex.name}",)
         assert ex.reference is getattr(L, ex.name)
 
@@ -500,4 +485,4 @@ def test_a_wrong_answer_without_a_known_mistake_gets_a_generic_message():
         return 1.01 * (f * c_prev + i * c_tilde)
 
     with pytest.raises(CheckFailed, match="c_t is wrong"):
-        run_exercise(checks.EXERCISES["cell_update"], scaled)
+        run_exercise(exercises.EXERCISES["cell_update"], scaled)

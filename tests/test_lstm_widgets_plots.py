@@ -12,12 +12,13 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from lstm_helpers import lstm, plots
+from lstm_helpers import lstm
+from lstm_helpers.viz import plots
 from lstm_helpers.feedforward import sigmoid
-from lstm_helpers.plots import cell
-from lstm_helpers.plots._draw import COLORS
-from lstm_helpers.widgets import GateSliders, GradientView
-from lstm_helpers.widgets import gates
+from lstm_helpers.viz.plots import cell
+from lstm_helpers.viz.palette import COLORS
+from lstm_helpers.viz.widgets import GateSliders, GradientView
+from lstm_helpers.viz.widgets import gates
 from conftest import copy_of
 
 RED = to_rgba(COLORS["highlight"])

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from conftest import CHAPTERS, ROOT, copy_course, grade_cell
 
-from lstm_helpers import course
+from lstm_helpers.classroom import course
 
 pytestmark = pytest.mark.skipif(not CHAPTERS, reason="no chapters in solutions/")
 
@@ -180,7 +180,7 @@ def test_nbgrader_end_to_end(tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
         for student in ("full", "blank"):
             page = (work / "feedback" / student / chapter / f"{chapter}.html").read_text()
-            assert re.search(r'checks</span><span class="o">\.</span>', page), f"{chapter}: visible tests missing"
+            assert re.search(r'>check</span><span class="p">\(', page), f"{chapter}: visible tests missing"
             assert "HIDDEN TESTS" not in page, f"{chapter}: hidden-test markers in {student}'s feedback"
             assert not re.search(r'hidden_check</span><span class="p">\(', page), \
                 f"{chapter}: hidden tests in {student}'s feedback"

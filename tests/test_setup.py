@@ -59,7 +59,7 @@ def test_nbgrader_working_folders_are_ignored():
 
 
 def test_lstm_course_lab_passes_jupyter_options_through(monkeypatch):
-    from lstm_helpers import cli, lab
+    from lstm_helpers.classroom import cli, lab
 
     seen = []
     monkeypatch.setattr(lab, "main", lambda argv: seen.append(argv) or 0)

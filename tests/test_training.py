@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from lstm_helpers import data, experiment, training
+from lstm_helpers.experiment import data, runner, training
 from lstm_helpers.gradients import clip_grad_norm, global_norm, numerical_gradient
 
 # -- losses --------------------------------------------------------------------------------------
@@ -161,21 +161,21 @@ def test_train_step_lowers_the_loss_and_changes_nothing_in_place():
 def test_defaults_are_the_documented_settings():
     import inspect
 
-    defaults = {k: p.default for k, p in inspect.signature(experiment.train).parameters.items()}
-    assert {key: defaults[key] for key in experiment.DEFAULTS} == experiment.DEFAULTS
+    defaults = {k: p.default for k, p in inspect.signature(runner.train).parameters.items()}
+    assert {key: defaults[key] for key in runner.DEFAULTS} == runner.DEFAULTS
 
 
 def test_early_stopping_once_the_held_out_set_is_solved():
-    run = experiment.train("lstm", "adding", 10, rng=np.random.default_rng(0), max_steps=2000, progress=False)
+    run = runner.train("lstm", "adding", 10, rng=np.random.default_rng(0), max_steps=2000, progress=False)
     assert run.solved and run.stopped == "solved"
     assert run.steps == run.steps_to_solve < 2000
-    assert run.steps_to_solve % experiment.DEFAULTS["eval_every"] == 0
+    assert run.steps_to_solve % runner.DEFAULTS["eval_every"] == 0
     assert run.final_accuracy >= 0.95 and np.all(run.eval_accuracy[:-1] < 0.95)
     assert len(run.loss) == run.steps and run.params["W_f"].dtype == np.float32
 
 
 def test_a_tiny_training_run_lowers_the_loss_below_the_baseline():
-    run = experiment.train("lstm", "adding", 6, rng=np.random.default_rng(1), max_steps=150, eval_every=50,
+    run = runner.train("lstm", "adding", 6, rng=np.random.default_rng(1), max_steps=150, eval_every=50,
                            n_eval=200, stop_when_solved=False, progress=False)
     assert run.steps == 150 and run.stopped == "steps"
     first, last = np.mean(run.loss[:10]), np.mean(run.loss[-20:])
@@ -184,16 +184,16 @@ def test_a_tiny_training_run_lowers_the_loss_below_the_baseline():
 
 @pytest.mark.parametrize("model", list(training.MODELS))
 def test_every_model_trains_on_both_tasks(model):
-    for task in experiment.TASKS:
-        run = experiment.train(model, task, 3, rng=np.random.default_rng(2), hidden_size=4, batch_size=4,
+    for task in runner.TASKS:
+        run = runner.train(model, task, 3, rng=np.random.default_rng(2), hidden_size=4, batch_size=4,
                                max_steps=3, eval_every=2, n_eval=5, progress=False)
         assert run.steps == 3 and list(run.eval_steps) == [2, 3] and np.all(np.isfinite(run.loss))
 
 
 def test_equal_seeds_give_equal_runs():
     kwargs = {"max_steps": 20, "eval_every": 10, "n_eval": 50, "progress": False}
-    a = experiment.train("gru", "adding", 8, rng=np.random.default_rng(7), **kwargs)
-    b = experiment.train("gru", "adding", 8, rng=np.random.default_rng(7), **kwargs)
+    a = runner.train("gru", "adding", 8, rng=np.random.default_rng(7), **kwargs)
+    b = runner.train("gru", "adding", 8, rng=np.random.default_rng(7), **kwargs)
     np.testing.assert_array_equal(a.loss, b.loss)
     np.testing.assert_array_equal(a.eval_accuracy, b.eval_accuracy)
     assert all(np.array_equal(a.params[key], b.params[key]) for key in a.params)
@@ -201,7 +201,7 @@ def test_equal_seeds_give_equal_runs():
 
 def test_every_model_sees_the_same_data_for_the_same_seed(monkeypatch):
     """The held-out set and the batches have their own random streams, whatever the model's size."""
-    task, seen = experiment.TASKS["adding"], {}
+    task, seen = runner.TASKS["adding"], {}
 
     def recording(model):
         def sample(n, lag, rng, dtype):
@@ -211,8 +211,8 @@ def test_every_model_sees_the_same_data_for_the_same_seed(monkeypatch):
         return dataclasses.replace(task, sample=sample)
 
     for model in ("rnn", "lstm", "gru"):
-        monkeypatch.setitem(experiment.TASKS, "adding", recording(model))
-        experiment.train(model, "adding", 8, rng=np.random.default_rng(7), max_steps=5, eval_every=5, n_eval=10,
+        monkeypatch.setitem(runner.TASKS, "adding", recording(model))
+        runner.train(model, "adding", 8, rng=np.random.default_rng(7), max_steps=5, eval_every=5, n_eval=10,
                          progress=False)
     assert [len(seen[m]) for m in ("rnn", "lstm", "gru")] == [6, 6, 6]  # the held-out set, then 5 batches
     for rnn_x, lstm_x, gru_x in zip(seen["rnn"], seen["lstm"], seen["gru"]):
@@ -221,46 +221,46 @@ def test_every_model_sees_the_same_data_for_the_same_seed(monkeypatch):
 
 
 def test_the_progress_bar_shows_loss_and_accuracy(capsys):
-    experiment.train("rnn", "adding", 4, rng=np.random.default_rng(0), max_steps=20, eval_every=10, n_eval=20)
+    runner.train("rnn", "adding", 4, rng=np.random.default_rng(0), max_steps=20, eval_every=10, n_eval=20)
     err = capsys.readouterr().err  # outside Jupyter tqdm.auto writes text to stderr
     assert "rnn adding lag 4" in err and "loss=" in err and "held-out acc=" in err and "20/20" in err
 
 
 def test_a_time_budget_stops_the_run():
-    run = experiment.train("lstm", "adding", 20, rng=np.random.default_rng(0), max_steps=10_000,
+    run = runner.train("lstm", "adding", 20, rng=np.random.default_rng(0), max_steps=10_000,
                            time_budget=0.2, progress=False)
     assert run.stopped == "time" and 0 < run.steps < 10_000 and not run.solved
 
 
 @pytest.mark.parametrize("time_budget", [None, 60.0])
 def test_the_environment_variable_caps_the_time_budget(monkeypatch, time_budget):
-    monkeypatch.setenv(experiment.TIME_CAP_VARIABLE, "0.2")
+    monkeypatch.setenv(runner.TIME_CAP_VARIABLE, "0.2")
     started = time.perf_counter()
-    run = experiment.train("lstm", "adding", 20, rng=np.random.default_rng(0), max_steps=10_000,
+    run = runner.train("lstm", "adding", 20, rng=np.random.default_rng(0), max_steps=10_000,
                            time_budget=time_budget, progress=False)
     assert run.stopped == "time" and run.settings["time_budget"] == 0.2
     assert time.perf_counter() - started < 30  # far from the 60 s the caller asked for
 
 
 def test_the_cap_never_lengthens_a_shorter_budget(monkeypatch):
-    monkeypatch.setenv(experiment.TIME_CAP_VARIABLE, "100")
-    run = experiment.train("rnn", "adding", 5, rng=np.random.default_rng(0), max_steps=3, time_budget=2.5,
+    monkeypatch.setenv(runner.TIME_CAP_VARIABLE, "100")
+    run = runner.train("rnn", "adding", 5, rng=np.random.default_rng(0), max_steps=3, time_budget=2.5,
                            progress=False)
     assert run.settings["time_budget"] == 2.5
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-3", "nan", "inf"])
 def test_a_bad_cap_names_the_variable(monkeypatch, value):
-    monkeypatch.setenv(experiment.TIME_CAP_VARIABLE, value)
-    with pytest.raises(ValueError, match=f"{experiment.TIME_CAP_VARIABLE} must be a positive number of seconds"):
-        experiment.train("rnn", "adding", 5, rng=np.random.default_rng(0), max_steps=3, progress=False)
+    monkeypatch.setenv(runner.TIME_CAP_VARIABLE, value)
+    with pytest.raises(ValueError, match=f"{runner.TIME_CAP_VARIABLE} must be a positive number of seconds"):
+        runner.train("rnn", "adding", 5, rng=np.random.default_rng(0), max_steps=3, progress=False)
 
 
 def test_divergence_stops_at_once_with_advice_and_without_warnings(capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any NumPy warning would fail the test
-        with pytest.raises(experiment.TrainingDiverged) as failure:
-            experiment.train("lstm", "adding", 5, rng=np.random.default_rng(0), lr=1e30, max_steps=500)
+        with pytest.raises(runner.TrainingDiverged) as failure:
+            runner.train("lstm", "adding", 5, rng=np.random.default_rng(0), lr=1e30, max_steps=500)
     message = str(failure.value)
     assert "NaN or infinite" in message and "smaller learning rate than lr=1e+30" in message
     assert "max_norm" in message
@@ -268,8 +268,8 @@ def test_divergence_stops_at_once_with_advice_and_without_warnings(capsys):
     assert step < 10  # it stopped at once instead of carrying on
     err = capsys.readouterr().err
     assert "nan" not in err.lower().replace("nan or", "")  # the bar never showed a NaN loss
-    with pytest.raises(experiment.TrainingDiverged, match="clip the gradients, for example with max_norm=1.0"):
-        experiment.train("lstm", "adding", 5, rng=np.random.default_rng(0), lr=1e30, max_norm=None,
+    with pytest.raises(runner.TrainingDiverged, match="clip the gradients, for example with max_norm=1.0"):
+        runner.train("lstm", "adding", 5, rng=np.random.default_rng(0), lr=1e30, max_norm=None,
                          progress=False)
 
 
@@ -291,7 +291,7 @@ def test_bad_settings_say_what_is_allowed(kwargs, match):
                 "progress": False}
     settings.update(kwargs)
     with pytest.raises(ValueError, match=match):
-        experiment.train(**settings)
+        runner.train(**settings)
 
 
 # -- the data --------------------------------------------------------------------------------------
@@ -360,11 +360,11 @@ def test_data_generators_reject_bad_settings(call, match):
 
 @pytest.fixture(scope="module")
 def shipped():
-    return experiment.load_results()
+    return runner.load_results()
 
 
 def test_shipped_results_cover_the_whole_grid(shipped):
-    grid = experiment.GRID
+    grid = runner.GRID
     assert shipped["task"] == grid["task"] and shipped["settings"]["max_steps"] == grid["max_steps"]
     assert (shipped["models"], shipped["lags"], shipped["seeds"]) == (list(grid["models"]), list(grid["lags"]),
                                                                        list(grid["seeds"]))
@@ -384,7 +384,7 @@ def test_a_row_of_the_shipped_results_is_reproduced(shipped, tmp_path):
     another CPU's BLAS kernels may round the last bit differently.
     """
     out = tmp_path / "row.json"
-    experiment.main(["--models", "lstm", "--lags", "10", "--seeds", "0", "--out", str(out), "--no-progress"])
+    runner.main(["--models", "lstm", "--lags", "10", "--seeds", "0", "--out", str(out), "--no-progress"])
     fresh = json.loads(out.read_text())
     assert fresh["settings"] == shipped["settings"]
     (row,) = fresh["runs"]
@@ -397,15 +397,15 @@ def test_a_row_of_the_shipped_results_is_reproduced(shipped, tmp_path):
 def test_resume_keeps_finished_runs(shipped, tmp_path, monkeypatch):
     out = tmp_path / "grid.json"
     partial = dict(shipped, runs=[r for r in shipped["runs"] if r["lag"] == 10])
-    experiment.save_results(partial, out)
+    runner.save_results(partial, out)
 
     def must_not_train(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(experiment, "run_one", must_not_train)
-    again = experiment.run_grid(lags=(10,), out=out, resume=True, log=None)
+    monkeypatch.setattr(runner, "run_one", must_not_train)
+    again = runner.run_grid(lags=(10,), out=out, resume=True, log=None)
     assert again["runs"] == partial["runs"]
-    assert experiment.load_results(out)["runs"] == partial["runs"]
+    assert runner.load_results(out)["runs"] == partial["runs"]
 
 
 def test_one_blas_thread_is_restored():
@@ -417,17 +417,17 @@ def test_one_blas_thread_is_restored():
     before = blas_threads()
     if not before:
         pytest.skip("no BLAS library that threadpoolctl can control")
-    with experiment.one_blas_thread():
+    with runner.one_blas_thread():
         assert set(blas_threads()) == {1}
     assert blas_threads() == before
 
 
 def test_results_table_and_plots(shipped):
-    table = experiment.format_table(shipped)
+    table = runner.format_table(shipped)
     assert "T = 200" in table and all(name in table for name in shipped["models"])
-    from lstm_helpers.plots import experiment as experiment_plots
+    from lstm_helpers.viz.plots import experiment as experiment_plots
 
-    run = experiment.train("rnn", "adding", 4, rng=np.random.default_rng(0), max_steps=20, eval_every=10,
+    run = runner.train("rnn", "adding", 4, rng=np.random.default_rng(0), max_steps=20, eval_every=10,
                            n_eval=20, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

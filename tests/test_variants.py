@@ -498,27 +498,28 @@ def _reference_copy(name):
 
 
 def test_gru_exercise_names_a_reset_placement_that_is_the_wrong_way_round():
-    from lstm_helpers import checks, grading
-    from lstm_helpers.checks import CheckFailed
+    from lstm_helpers import exercises
+    from lstm_helpers.exercises import hidden
+    from lstm_helpers.exercises import CheckFailed
 
     gru = _reference_copy("gru_cell_forward")
 
     def swapped(x_t, h_prev, params, reset_after):
         return gru(x_t, h_prev, params, not reset_after)
 
-    for check in (checks.check, grading.hidden_check):  # both try reset_after=False first
+    for check in (exercises.check, hidden.hidden_check):  # both try reset_after=False first
         with pytest.raises(AssertionError, match="with reset_after=False the reset gate scales h_prev before"):
             check("gru_cell_forward", swapped)
     with pytest.raises(CheckFailed, match="with reset_after=True the reset gate scales the product"):
-        checks.check("gru_cell_forward", lambda x_t, h_prev, params, reset_after: gru(x_t, h_prev, params, False))
+        exercises.check("gru_cell_forward", lambda x_t, h_prev, params, reset_after: gru(x_t, h_prev, params, False))
 
 
 def test_gru_exercise_tries_both_reset_placements():
-    from lstm_helpers import checks
-    from lstm_helpers.grading import fresh_checks
+    from lstm_helpers import exercises
+    from lstm_helpers.exercises.hidden import fresh_checks
 
     seen = []
-    checks.check("gru_cell_forward", lambda x_t, h_prev, params, reset_after: (
+    exercises.check("gru_cell_forward", lambda x_t, h_prev, params, reset_after: (
         seen.append(reset_after) or V.gru_cell_forward(x_t, h_prev, params, reset_after)))
     assert seen == [False, True]
     exercise, rng = fresh_checks().EXERCISES["gru_cell_forward"], np.random.default_rng()

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from lstm_helpers import lstm, plots
+from lstm_helpers import lstm
+from lstm_helpers.viz import plots
 from lstm_helpers import variants as V
 from lstm_helpers.feedforward import sigmoid
-from lstm_helpers.widgets import VariantSliders
-from lstm_helpers.widgets import variants as W
+from lstm_helpers.viz.widgets import VariantSliders
+from lstm_helpers.viz.widgets import variants as W
 from conftest import copy_of
 
 PANELS = ("lstm", "peephole", "cifg", "gru")

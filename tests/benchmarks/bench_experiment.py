@@ -5,7 +5,7 @@ A plain script, not a pytest test (pytest collects only test_*.py):
     .venv/bin/python tests/benchmarks/bench_experiment.py [--seeds 0 1 2] [--budget 30] [--parts 1 2 3 4]
 
 1. Time to solve the adding problem at T = 100 for the LSTM in float32, with
-   the course's settings (``experiment.train`` defaults), one run per seed.
+   the course's settings (``runner.train`` defaults), one run per seed.
    Target: under 30 s on 2 cores.
 2. The tanh RNN with the same settings, seeds and a time budget of the same
    30 s. Target: not solved.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lstm_helpers import experiment
+from lstm_helpers.experiment import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def time_to_solve(seeds, budget):
     print(f"\n1. LSTM, adding problem, T = 100, float32 (target: solved in < {budget:g} s)")
     seconds = []
     for seed in seeds:
-        run = experiment.train("lstm", "adding", 100, rng=np.random.default_rng(seed), max_steps=5000,
+        run = runner.train("lstm", "adding", 100, rng=np.random.default_rng(seed), max_steps=5000,
                                progress=False, seed=seed)
         seconds.append(run.seconds if run.solved else float("inf"))
         print(f"   seed {seed}: {run.summary().strip()}, {run.seconds / run.steps * 1e3:.1f} ms/step")
@@ -53,7 +53,7 @@ def rnn_in_the_same_budget(seeds, budget):
     print(f"\n2. tanh RNN, same settings, time budget {budget:g} s (target: not solved)")
     solved = []
     for seed in seeds:
-        run = experiment.train("rnn", "adding", 100, rng=np.random.default_rng(seed), max_steps=100_000,
+        run = runner.train("rnn", "adding", 100, rng=np.random.default_rng(seed), max_steps=100_000,
                                time_budget=budget, progress=False, seed=seed)
         solved.append(run.solved)
         print(f"   seed {seed}: {run.summary().strip()}; final batch loss "
@@ -66,8 +66,8 @@ def step_costs(steps=60):
     print(f"\n3. one training step at T = 100 (average over {steps} steps, without the held-out checks)")
     for dtype in (np.float32, np.float64):
         costs = []
-        for model in experiment.MODELS:
-            run = experiment.train(model, "adding", 100, rng=np.random.default_rng(0), max_steps=steps,
+        for model in runner.MODELS:
+            run = runner.train(model, "adding", 100, rng=np.random.default_rng(0), max_steps=steps,
                                    eval_every=steps, n_eval=1, dtype=dtype, progress=False)
             costs.append(f"{model} {run.seconds / run.steps * 1e3:5.1f} ms")
         print(f"   {np.dtype(dtype).name}: " + ", ".join(costs))

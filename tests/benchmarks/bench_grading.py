@@ -57,7 +57,7 @@ def make_class(folder, students, seed=0):
 
 
 def grade(folder, jobs, feedback, work):
-    from lstm_helpers import classroom
+    from lstm_helpers.classroom import engine as classroom
 
     started = time.monotonic()
     result = classroom.grade_class(folder, ROOT, jobs=jobs, out_csv=work / f"grades-{jobs}.csv",
@@ -104,7 +104,7 @@ def main(argv=None):
     print(f"class: {args.students} students x {len(names)} chapters ({', '.join(names)}) = {len(notebooks)} notebooks")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
 
-    from lstm_helpers import classroom
+    from lstm_helpers.classroom import engine as classroom
 
     classroom.ensure_template(ROOT)  # build it outside the timings
     per_student = {}

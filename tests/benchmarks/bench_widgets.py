@@ -21,7 +21,7 @@ import ipywidgets
 import numpy as np
 
 from lstm_helpers import lstm, variants
-from lstm_helpers.widgets import GateSliders, GradientFlowApp, GradientView, VariantSliders
+from lstm_helpers.viz.widgets import GateSliders, GradientFlowApp, GradientView, VariantSliders
 
 TARGET_MS = 100.0
 

@@ -9,7 +9,9 @@ import numpy as np
 
 from .. import rnn as ref
 from ..feedforward import relu, sigmoid
-from ._core import Exercise, Mistake
+from ._core import CACHE, GRADS, Exercise, Mistake, returns
+
+CHAPTER = "02_rnn"
 
 
 def _dims(rng, hidden):
@@ -61,11 +63,11 @@ def _cell_variant(act=np.tanh, bias=True, order="hx", use_h=True):
 
 def _cell_backward_variant(local_grad):
     def backward(dh_t, cache):
-        z, h_t, W_h = cache["z"], cache["h_t"], cache["W_h"]
+        hx, h_t, W_h = cache["hx"], cache["h_t"], cache["W_h"]
         H = h_t.shape[1]
         da = dh_t * local_grad(h_t)
-        dz = da @ W_h
-        return dz[:, H:], dz[:, :H], {"W_h": da.T @ z, "b_h": da.sum(axis=0)}
+        dhx = da @ W_h
+        return dhx[:, H:], dhx[:, :H], {"W_h": da.T @ hx, "b_h": da.sum(axis=0)}
 
     return backward
 
@@ -107,7 +109,7 @@ EXERCISES = [
         name="rnn_cell_forward",
         reference=ref.rnn_cell_forward,
         make_inputs=_cell_inputs,
-        outputs=("h_t", None),
+        outputs=returns("h_t", CACHE),
         block=("lstm_helpers.rnn:rnn_cell_forward",),
         mistakes=[
             Mistake("sigmoid used where tanh belongs: h_t = tanh(W_h·[h_prev, x_t] + b_h).",
@@ -125,7 +127,7 @@ EXERCISES = [
         name="rnn_forward",
         reference=ref.rnn_forward,
         make_inputs=_seq_inputs,
-        outputs=("h", None),
+        outputs=returns("h", CACHE),
         block=("lstm_helpers.rnn:rnn_forward",),
         mistakes=[
             Mistake("every step starts from h0: pass the state of step t - 1 into step t.",
@@ -142,7 +144,7 @@ EXERCISES = [
         name="rnn_cell_backward",
         reference=ref.rnn_cell_backward,
         make_inputs=_cell_backward_inputs,
-        outputs=("dx_t", "dh_prev", "grads"),
+        outputs=returns("dx_t", "dh_prev", GRADS),
         block=("lstm_helpers.rnn:rnn_cell_backward",),
         mistakes=[
             Mistake("the tanh derivative is missing: multiply dh_t by (1 - h_t**2) first.",
@@ -156,7 +158,7 @@ EXERCISES = [
         name="rnn_backward",
         reference=ref.rnn_backward,
         make_inputs=_seq_backward_inputs,
-        outputs=("dx", "dh0", "grads"),
+        outputs=returns("dx", "dh0", GRADS),
         block=("lstm_helpers.rnn:rnn_backward",),
         mistakes=[
             Mistake("the gradient from the future is dropped: step t receives dh[t] + dh_prev from step t + 1.",

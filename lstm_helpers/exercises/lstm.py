@@ -12,7 +12,9 @@ import numpy as np
 
 from .. import lstm as ref
 from ..feedforward import sigmoid
-from ._core import Exercise, Mistake
+from ._core import CACHE, GRADS, Exercise, Mistake, returns
+
+CHAPTER = "04_lstm"
 
 GATE_NAMES = {"f": "forget gate f", "i": "input gate i", "c": "candidate c_tilde", "o": "output gate o"}
 _ACT = {"f": sigmoid, "i": sigmoid, "c": np.tanh, "o": sigmoid}
@@ -47,7 +49,7 @@ def _params(rng, D, H):
 
 def _gate_inputs(rng, hidden):
     _, N, D, H = _dims(rng, hidden)
-    return {"z": rng.standard_normal((N, H + D)), "params": _params(rng, D, H)}
+    return {"hx": rng.standard_normal((N, H + D)), "params": _params(rng, D, H)}
 
 
 def _cell_update_inputs(rng, hidden):
@@ -62,7 +64,7 @@ def _cell_update_inputs(rng, hidden):
 
 def _output_inputs(rng, hidden):
     _, N, D, H = _dims(rng, hidden)
-    return {"z": rng.standard_normal((N, H + D)), "c_t": 1.5 * rng.standard_normal((N, H)),
+    return {"hx": rng.standard_normal((N, H + D)), "c_t": 1.5 * rng.standard_normal((N, H)),
             "params": _params(rng, D, H)}
 
 
@@ -103,31 +105,31 @@ def _seq_backward_inputs(rng, hidden):
 # ---------------------------------------------------------------------------
 
 
-def _gate(z, params, gate, use=None, act=None, bias=True):
-    """act(z @ W.T + b) for ``gate``, possibly with another gate's weights (``use``)."""
+def _gate(hx, params, gate, use=None, act=None, bias=True):
+    """act(hx @ W.T + b) for ``gate``, possibly with another gate's weights (``use``)."""
     use = use or gate
-    a = z @ params[f"W_{use}"].T
+    a = hx @ params[f"W_{use}"].T
     if bias:
         a = a + params[f"b_{use}"]
     return (act or _ACT[gate])(a)
 
 
 def _forget_variant(**kw):
-    return lambda z, params: _gate(z, params, "f", **kw)
+    return lambda hx, params: _gate(hx, params, "f", **kw)
 
 
 def _input_variant(i_kw=None, c_kw=None, swap_outputs=False):
-    def step(z, params):
-        i = _gate(z, params, "i", **(i_kw or {}))
-        c_tilde = _gate(z, params, "c", **(c_kw or {}))
+    def step(hx, params):
+        i = _gate(hx, params, "i", **(i_kw or {}))
+        c_tilde = _gate(hx, params, "c", **(c_kw or {}))
         return (c_tilde, i) if swap_outputs else (i, c_tilde)
 
     return step
 
 
 def _output_variant(o_kw=None, squash=np.tanh, after=False, swap_outputs=False):
-    def step(z, c_t, params):
-        o = _gate(z, params, "o", **(o_kw or {}))
+    def step(hx, c_t, params):
+        o = _gate(hx, params, "o", **(o_kw or {}))
         h_t = np.tanh(o * c_t) if after else o * squash(c_t)
         return (h_t, o) if swap_outputs else (o, h_t)
 
@@ -147,8 +149,8 @@ def _cell_variant(use=None, act=None, no_bias=None, order="hx", first="h", shown
 
     def cell(x_t, h_prev, c_prev, params):
         state = h_prev if first == "h" else c_prev
-        z = np.concatenate([state, x_t] if order == "hx" else [x_t, state], axis=1)
-        f, i, c_tilde, o = (_gate(z, params, g, use.get(g), act.get(g), no_bias != g) for g in ref.GATES)
+        hx = np.concatenate([state, x_t] if order == "hx" else [x_t, state], axis=1)
+        f, i, c_tilde, o = (_gate(hx, params, g, use.get(g), act.get(g), no_bias != g) for g in ref.GATES)
         c_t = f * c_prev + i * c_tilde
         h_t = o * squash(c_t if shown == "c_t" else c_prev)
         return (c_t, h_t, None) if swap_outputs else (h_t, c_t, None)
@@ -182,7 +184,7 @@ def _forward_variant(kind):
 
 def _cell_backward_variant(kind):
     def backward(dh_t, dc_t, cache):
-        z, c_prev, c_t, p = cache["z"], cache["c_prev"], cache["c_t"], cache["params"]
+        hx, c_prev, c_t, p = cache["hx"], cache["c_prev"], cache["c_t"], cache["params"]
         f, i, c_tilde, o, tanh_c = cache["f"], cache["i"], cache["c_tilde"], cache["o"], cache["tanh_c"]
         H = f.shape[1]
         sig_grad = (lambda s: 1 - s * s) if kind == "gates_tanh_grad" else (lambda s: s * (1 - s))
@@ -195,12 +197,12 @@ def _cell_backward_variant(kind):
         dc_prev = {"no_forget_factor": dc, "only_incoming_dc": dc_t * f}.get(kind, dc * f)
         da = {"f": df * sig_grad(f), "i": di * sig_grad(i), "c": dc * i * cand_grad(c_tilde), "o": do * sig_grad(o)}
 
-        dz = sum(da[g] @ p[f"W_{g}"] for g in ref.GATES)
+        dhx = sum(da[g] @ p[f"W_{g}"] for g in ref.GATES)
         grads = {}
         for g in ref.GATES:
-            grads[f"W_{g}"] = da[g].T @ z
+            grads[f"W_{g}"] = da[g].T @ hx
             grads[f"b_{g}"] = da[g].sum(axis=0)
-        return dz[:, H:], dz[:, :H], dc_prev, grads
+        return dhx[:, H:], dhx[:, :H], dc_prev, grads
 
     return backward
 
@@ -211,7 +213,7 @@ def _backward_variant(kind, cell_backward=None):
     def backward(dh, cache, dc_last=None):
         steps = cache["steps"]
         T, (N, H) = len(steps), steps[0]["f"].shape
-        D = steps[0]["z"].shape[1] - H
+        D = steps[0]["hx"].shape[1] - H
         dx = np.zeros((T, N, D))
         grads = {key: np.zeros_like(value) for key, value in steps[0]["params"].items()}
         dh_next = np.zeros((N, H))
@@ -235,10 +237,10 @@ def _backward_variant(kind, cell_backward=None):
 _SWAPS = [
     ("f", "i", "the forget and input gates are swapped: f uses W_f, b_f and multiplies c_prev; "
                "i uses W_i, b_i and multiplies c_tilde."),
-    ("f", "o", "the forget and output gates are swapped: f = sigmoid(z @ W_f.T + b_f) scales c_prev, "
-               "o = sigmoid(z @ W_o.T + b_o) scales tanh(c_t)."),
-    ("i", "o", "the input and output gates are swapped: i = sigmoid(z @ W_i.T + b_i) scales c_tilde, "
-               "o = sigmoid(z @ W_o.T + b_o) scales tanh(c_t)."),
+    ("f", "o", "the forget and output gates are swapped: f = sigmoid(hx @ W_f.T + b_f) scales c_prev, "
+               "o = sigmoid(hx @ W_o.T + b_o) scales tanh(c_t)."),
+    ("i", "o", "the input and output gates are swapped: i = sigmoid(hx @ W_i.T + b_i) scales c_tilde, "
+               "o = sigmoid(hx @ W_o.T + b_o) scales tanh(c_t)."),
     ("f", "c", "the forget gate and the candidate use each other's weights: f takes W_f, b_f and "
                "c_tilde takes W_c, b_c."),
     ("i", "c", "the input gate and the candidate use each other's weights: i takes W_i, b_i and "
@@ -250,10 +252,10 @@ _SWAPS = [
 _CELL_MISTAKES = (
     [Mistake(message, _swap(a, b)) for a, b, message in _SWAPS]
     + [Mistake(f"tanh used where sigmoid belongs in the {GATE_NAMES[g]}: gates are "
-               f"sigmoid(z @ W_{g}.T + b_{g}), values between 0 and 1.", _cell_variant(act={g: np.tanh}))
+               f"sigmoid(hx @ W_{g}.T + b_{g}), values between 0 and 1.", _cell_variant(act={g: np.tanh}))
        for g in ("f", "i", "o")]
     + [
-        Mistake("sigmoid used where tanh belongs in the candidate: c_tilde = tanh(z @ W_c.T + b_c), "
+        Mistake("sigmoid used where tanh belongs in the candidate: c_tilde = tanh(hx @ W_c.T + b_c), "
                 "values between -1 and 1.", _cell_variant(act={"c": sigmoid})),
         Mistake("the output uses c_prev where the new cell state belongs: h_t = o * tanh(c_t).",
                 _cell_variant(shown="c_prev")),
@@ -262,8 +264,8 @@ _CELL_MISTAKES = (
         Mistake("sigmoid used where tanh belongs in the output: h_t = o * tanh(c_t).",
                 _cell_variant(squash=sigmoid)),
         Mistake("[x_t, h_prev] is concatenated in the wrong order: the hidden state comes first, "
-                "z = np.concatenate([h_prev, x_t], axis=1).", _cell_variant(order="xh")),
-        Mistake("the gates read c_prev instead of h_prev: z = np.concatenate([h_prev, x_t], axis=1).",
+                "hx = np.concatenate([h_prev, x_t], axis=1).", _cell_variant(order="xh")),
+        Mistake("the gates read c_prev instead of h_prev: hx = np.concatenate([h_prev, x_t], axis=1).",
                 _cell_variant(first="c")),
     ]
     + [Mistake(f"the bias b_{g} of the {GATE_NAMES[g]} is missing.", _cell_variant(no_bias=g))
@@ -277,13 +279,13 @@ EXERCISES = [
         name="forget_gate",
         reference=ref.forget_gate,
         make_inputs=_gate_inputs,
-        outputs="f",
+        outputs=returns("f"),
         block=("lstm_helpers.lstm:forget_gate",),
         mistakes=[
-            Mistake("tanh used where sigmoid belongs: f = sigmoid(z @ W_f.T + b_f), between 0 and 1.",
+            Mistake("tanh used where sigmoid belongs: f = sigmoid(hx @ W_f.T + b_f), between 0 and 1.",
                     _forget_variant(act=np.tanh)),
-            Mistake("the sigmoid is missing: f = sigmoid(z @ W_f.T + b_f).", _forget_variant(act=_identity)),
-            Mistake("the bias b_f is missing: f = sigmoid(z @ W_f.T + b_f).", _forget_variant(bias=False)),
+            Mistake("the sigmoid is missing: f = sigmoid(hx @ W_f.T + b_f).", _forget_variant(act=_identity)),
+            Mistake("the bias b_f is missing: f = sigmoid(hx @ W_f.T + b_f).", _forget_variant(bias=False)),
             Mistake("this uses the input gate's weights W_i, b_i; the forget gate has its own, W_f and b_f.",
                     _forget_variant(use="i")),
             Mistake("this uses the output gate's weights W_o, b_o; the forget gate has its own, W_f and b_f.",
@@ -296,18 +298,18 @@ EXERCISES = [
         name="input_gate_and_candidate",
         reference=ref.input_gate_and_candidate,
         make_inputs=_gate_inputs,
-        outputs=("i", "c_tilde"),
+        outputs=returns("i", "c_tilde"),
         block=("lstm_helpers.lstm:input_gate_and_candidate",),
         mistakes=[
             Mistake("i and c_tilde are returned in the wrong order: return i, c_tilde.",
                     _input_variant(swap_outputs=True)),
-            Mistake("the input gate and the candidate use each other's weights: i = sigmoid(z @ W_i.T + b_i), "
-                    "c_tilde = tanh(z @ W_c.T + b_c).", _input_variant({"use": "c"}, {"use": "i"})),
+            Mistake("the input gate and the candidate use each other's weights: i = sigmoid(hx @ W_i.T + b_i), "
+                    "c_tilde = tanh(hx @ W_c.T + b_c).", _input_variant({"use": "c"}, {"use": "i"})),
             Mistake("the activations are swapped: the input gate is a sigmoid, the candidate a tanh.",
                     _input_variant({"act": np.tanh}, {"act": sigmoid})),
-            Mistake("tanh used where sigmoid belongs in the input gate: i = sigmoid(z @ W_i.T + b_i).",
+            Mistake("tanh used where sigmoid belongs in the input gate: i = sigmoid(hx @ W_i.T + b_i).",
                     _input_variant({"act": np.tanh})),
-            Mistake("sigmoid used where tanh belongs in the candidate: c_tilde = tanh(z @ W_c.T + b_c), "
+            Mistake("sigmoid used where tanh belongs in the candidate: c_tilde = tanh(hx @ W_c.T + b_c), "
                     "values between -1 and 1.", _input_variant(c_kw={"act": sigmoid})),
             Mistake("the input gate uses the forget gate's weights W_f, b_f; it has its own, W_i and b_i.",
                     _input_variant({"use": "f"})),
@@ -319,7 +321,7 @@ EXERCISES = [
         name="cell_update",
         reference=ref.cell_update,
         make_inputs=_cell_update_inputs,
-        outputs="c_t",
+        outputs=returns("c_t"),
         block=("lstm_helpers.lstm:cell_update",),
         mistakes=[
             Mistake("the forget and input gates are swapped: f multiplies the old state c_prev, "
@@ -344,7 +346,7 @@ EXERCISES = [
         name="output_gate_and_hidden",
         reference=ref.output_gate_and_hidden,
         make_inputs=_output_inputs,
-        outputs=("o", "h_t"),
+        outputs=returns("o", "h_t"),
         block=("lstm_helpers.lstm:output_gate_and_hidden",),
         mistakes=[
             Mistake("the tanh on the cell state is missing: h_t = o * tanh(c_t), not o * c_t.",
@@ -352,7 +354,7 @@ EXERCISES = [
             Mistake("sigmoid used where tanh belongs: h_t = o * tanh(c_t).", _output_variant(squash=sigmoid)),
             Mistake("the tanh is applied after the product: h_t = o * tanh(c_t), not tanh(o * c_t).",
                     _output_variant(after=True)),
-            Mistake("tanh used where sigmoid belongs in the output gate: o = sigmoid(z @ W_o.T + b_o).",
+            Mistake("tanh used where sigmoid belongs in the output gate: o = sigmoid(hx @ W_o.T + b_o).",
                     _output_variant({"act": np.tanh})),
             Mistake("the bias b_o of the output gate is missing.", _output_variant({"bias": False})),
             Mistake("the output gate uses the forget gate's weights W_f, b_f; it has its own, W_o and b_o.",
@@ -369,7 +371,7 @@ EXERCISES = [
         name="lstm_cell_forward",
         reference=ref.lstm_cell_forward,
         make_inputs=_cell_inputs,
-        outputs=("h_t", "c_t", None),
+        outputs=returns("h_t", "c_t", CACHE),
         block=("lstm_helpers.lstm:lstm_cell_forward",),
         mistakes=_CELL_MISTAKES,
     ),
@@ -377,7 +379,7 @@ EXERCISES = [
         name="lstm_forward",
         reference=ref.lstm_forward,
         make_inputs=_seq_inputs,
-        outputs=("h", "c", None),
+        outputs=returns("h", "c", CACHE),
         block=("lstm_helpers.lstm:lstm_forward",),
         mistakes=[
             Mistake("every step starts from h0 and c0: pass the states of step t - 1 into step t.",
@@ -400,7 +402,7 @@ EXERCISES = [
         name="lstm_cell_backward",
         reference=ref.lstm_cell_backward,
         make_inputs=_cell_backward_inputs,
-        outputs=("dx_t", "dh_prev", "dc_prev", "grads"),
+        outputs=returns("dx_t", "dh_prev", "dc_prev", GRADS),
         block=("lstm_helpers.lstm:lstm_cell_backward",),
         mistakes=[
             Mistake("the path from dh_t into the cell state is missing: h_t = o * tanh(c_t) depends on c_t, "
@@ -429,7 +431,7 @@ EXERCISES = [
         name="lstm_backward",
         reference=ref.lstm_backward,
         make_inputs=_seq_backward_inputs,
-        outputs=("dx", "dh0", "dc0", "grads"),
+        outputs=returns("dx", "dh0", "dc0", GRADS),
         block=("lstm_helpers.lstm:lstm_backward",),
         mistakes=[
             Mistake("the cell-state gradient from the future is dropped: step t receives the dc_prev "

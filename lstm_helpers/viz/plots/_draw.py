@@ -8,17 +8,7 @@ notebook shows a returned figure through IPython's rich display.
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
-# One palette for the whole course: learned layers, pointwise operations, data.
-COLORS = {
-    "layer": "#f6c344",      # boxes: learned layers (a weight matrix and an activation)
-    "pointwise": "#f4a6a6",  # circles: pointwise operations
-    "input": "#9ecae1",      # x_t
-    "output": "#a1d99b",     # h_t
-    "module": "#dde6f2",     # the repeating module's background
-    "highlight": "#d62728",  # the part a walkthrough step is about
-    "line": "#333333",
-    "muted": "#bbbbbb",
-}
+from ..palette import COLORS
 
 
 def new_figure(width, height, dpi=100):

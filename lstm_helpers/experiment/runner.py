@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import __version__, data
-from .gradients import clip_grad_norm, global_norm
+from .. import __version__
+from . import data
+from ..gradients import clip_grad_norm, global_norm
 from .training import MODELS, adam_init, adam_step, forward, get_model, init_model, loss_and_grads
 
 RESULTS_FILE = Path(__file__).parent / "results" / "long_range_results.json"

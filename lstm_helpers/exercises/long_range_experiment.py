@@ -16,11 +16,13 @@ below max_norm, so the size of the gradient reaches the update unchanged.
 import numpy as np
 
 from .. import lstm as lstm_ref
-from .. import training as ref
-from ..data import adding_problem
+from ..experiment import training as ref
+from ..experiment.data import adding_problem
 from ..gradients import clip_grad_norm, global_norm
-from ._core import Exercise, Mistake
-from .long_term import _CaseCycle
+from ._core import Exercise, Mistake, entries, returns
+from .long_term_dependencies import _CaseCycle
+
+CHAPTER = "06_long_range_experiment"
 
 _STEP_CASES = _CaseCycle(["clip", "keep"])
 
@@ -120,9 +122,9 @@ EXERCISES = [
         name="train_step",
         reference=ref.train_step,
         make_inputs=_step_inputs,
-        outputs="params",
-        block=("lstm_helpers.training:train_step", "lstm_helpers.training:loss_and_grads",
-               "lstm_helpers.training:backward"),
+        outputs=returns(entries("params")),
+        block=("lstm_helpers.experiment.training:train_step", "lstm_helpers.experiment.training:loss_and_grads",
+               "lstm_helpers.experiment.training:backward"),
         trial_note=_clipping_note,
         visible_trials=2,
         hidden_trials=4,

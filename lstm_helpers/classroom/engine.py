@@ -23,7 +23,7 @@ How a class is graded
    by side; since no two of them share a SQLite file, no grade can be lost to
    "database is locked". Only this process writes the merged results: the
    CSV, the feedback folder and, with ``--gradebook``, the course gradebook.
-4. **Faults.** Inside nbgrader, :class:`~lstm_helpers.classroom_nbgrader.GuardedExecute`
+4. **Faults.** Inside nbgrader, :class:`~lstm_helpers.classroom.nbgrader_plugins.GuardedExecute`
    enforces the per-cell timeout (``c.Execute.timeout``) and a time budget per
    notebook, caps each cell's output, and when a cell kills the kernel
    (``os._exit``, segfault) or ignores the timeout's interrupt, gives that cell
@@ -98,6 +98,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import course
+from .submissions import Entry, discover_submissions, parse_flat_name, plan_students  # noqa: F401
 
 STATUS_OK = "ok"
 DEFAULT_NOTEBOOK_TIMEOUT = 600
@@ -195,7 +196,7 @@ def _template_key(root, chapters):
 
     digest = hashlib.sha256()
     digest.update(version("nbgrader").encode())
-    for extra in [Path(root) / "nbgrader_config.py", Path(__file__).with_name("classroom_nbgrader.py")]:
+    for extra in [Path(root) / "nbgrader_config.py", Path(__file__).with_name("nbgrader_plugins.py")]:
         if extra.is_file():
             digest.update(extra.read_bytes())
     for chapter in chapters:
@@ -304,79 +305,6 @@ def _prune_templates(base, keep, newest=4, min_age=3600):
     for old in done[newest:]:
         if time.time() - old.stat().st_mtime > min_age:
             shutil.rmtree(old, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------
-# Finding the submissions
-# ---------------------------------------------------------------------------
-
-_COPY_SUFFIX = re.compile(r"(\s*\(\d+\)|[-_ ]?copy\d*)$", re.IGNORECASE)
-_SEP = "_-. "
-
-
-def parse_flat_name(stem, chapters):
-    """``(student, chapter)`` from a file name such as ``alice_02_rnn``; chapter None if none is named."""
-    stem = _COPY_SUFFIX.sub("", stem).strip()
-    for chapter in sorted(chapters, key=len, reverse=True):
-        pattern = re.compile(rf"(^|[{re.escape(_SEP)}]){re.escape(chapter)}($|[{re.escape(_SEP)}])", re.IGNORECASE)
-        match = pattern.search(stem)
-        if match:
-            student = (stem[: match.start()] + " " + stem[match.end():]).strip(_SEP + " ")
-            student = re.sub(r"\s+", " ", student)
-            return student, chapter
-    return stem, None
-
-
-@dataclass
-class Entry:
-    student: str
-    chapter: str  # a chapter name, or the folder/file name when it is not one
-    path: Path
-    note: str = ""
-
-
-def discover_submissions(folder, chapters):
-    """Every ``(student, chapter, file)`` in ``folder``; see the module docstring for the layouts."""
-    folder = Path(folder)
-    entries = []
-
-    def notebooks_in(directory):
-        return sorted(p for p in directory.glob("*.ipynb") if p.is_file() and not p.name.startswith("."))
-
-    def add_flat(path, student_hint=None):
-        student, chapter = parse_flat_name(path.stem, chapters)
-        if student_hint is not None:
-            student, chapter = student_hint, (chapter or path.stem)
-        if chapter is None:
-            entries.append(Entry(student, "", path, "its file name names no chapter"))
-        else:
-            entries.append(Entry(student or path.stem, chapter, path))
-
-    if folder.is_file():
-        add_flat(folder)
-        return entries
-    for child in sorted(folder.iterdir()):
-        if child.name.startswith(".") or child.name == "__pycache__":
-            continue
-        if child.is_file() and child.suffix == ".ipynb":
-            add_flat(child)
-        elif child.is_dir():
-            student = child.name
-            subdirs = [d for d in sorted(child.iterdir()) if d.is_dir() and not d.name.startswith(".")]
-            for sub in subdirs:  # nbgrader: submitted/<student>/<assignment>/
-                found = notebooks_in(sub)
-                if not found:
-                    entries.append(Entry(student, sub.name, None, "the folder holds no notebook"))
-                    continue
-                exact = [p for p in found if p.stem == sub.name]
-                chosen = exact[0] if exact else max(found, key=lambda p: p.stat().st_mtime)
-                note = "" if exact else f"graded {chosen.name}, the chapter's notebook was not found by its name"
-                entries.append(Entry(student, sub.name, chosen, note))
-            for path in notebooks_in(child):  # <student>/<chapter>.ipynb
-                _, chapter = parse_flat_name(path.stem, chapters)
-                entries.append(Entry(student, chapter or "", path,
-                                     "" if chapter else "its file name names no chapter"))
-    return entries
 
 
 # ---------------------------------------------------------------------------
@@ -787,12 +715,12 @@ def _only_allowed_magics(source):
 # ---------------------------------------------------------------------------
 
 class _Worker:
-    """A ``python -m lstm_helpers.classroom_nbgrader --serve`` process."""
+    """A ``python -m lstm_helpers.classroom.nbgrader_plugins --serve`` process."""
 
     def __init__(self, env, log_path):
         self.log_path = Path(log_path)
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "lstm_helpers.classroom_nbgrader", "--serve"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "lstm_helpers.classroom.nbgrader_plugins", "--serve"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
                                      start_new_session=True)
 
@@ -1172,29 +1100,6 @@ def _copy_feedback(result, destination):
     return str(destination)
 
 
-def _plan_students(entries, chapters):
-    """Group entries by student: ``{student: [Entry]}``; newest file wins per chapter."""
-    by_student = {}
-    for entry in entries:
-        by_student.setdefault(entry.student, []).append(entry)
-    for student, items in by_student.items():
-        chosen, dropped = {}, []
-        for entry in items:
-            key = entry.chapter
-            if key in chosen and entry.path is not None and chosen[key].path is not None:
-                newer, older = sorted([entry, chosen[key]], key=lambda e: e.path.stat().st_mtime)[::-1]
-                dropped.append(older)
-                chosen[key] = newer
-                newer.note = (newer.note + "; " if newer.note else "") + \
-                    f"several files for {key or 'this'}; graded the newest, {newer.path.name}"
-            elif key not in chosen:
-                chosen[key] = entry
-        if "" in chosen and any(k for k in chosen):
-            pass
-        by_student[student] = list(chosen.values())
-    return by_student
-
-
 def grade_class(submissions, course_root=None, *, jobs=None, out_csv=None, feedback_dir=None,
                 cell_timeout=None, notebook_timeout=DEFAULT_NOTEBOOK_TIMEOUT, chapters=None, gradebook=None,
                 work_dir=None, feedback=True, log=None):
@@ -1208,7 +1113,7 @@ def grade_class(submissions, course_root=None, *, jobs=None, out_csv=None, feedb
     course_root = Path(course_root or course.find_root()).resolve()
     template = ensure_template(course_root, log=log)
     entries = discover_submissions(submissions, template.chapters)
-    by_student = _plan_students(entries, template.chapters)
+    by_student = plan_students(entries)
     if chapters is None:
         chapters = sorted({e.chapter for e in entries if e.chapter in template.chapters})
     chapters = [c for c in template.chapters if c in set(chapters)]

@@ -10,7 +10,9 @@ import numpy as np
 
 from .. import variants as ref
 from ..feedforward import sigmoid
-from ._core import Exercise, Mistake
+from ._core import CACHE, Exercise, Mistake, entries, returns
+
+CHAPTER = "05_lstm_variants"
 
 
 def _dims(rng, hidden):
@@ -178,7 +180,7 @@ EXERCISES = [
         name="peephole_lstm_cell_forward",
         reference=ref.peephole_lstm_cell_forward,
         make_inputs=_lstm_cell_inputs(("f", "i", "c", "o"), ("p_f", "p_i", "p_o")),
-        outputs=("h_t", "c_t", None),
+        outputs=returns("h_t", "c_t", CACHE),
         block=("lstm_helpers.variants:peephole_lstm_cell_forward",),
         mistakes=[
             Mistake("the output gate's peephole reads c_prev, but it must look at the new cell state: "
@@ -210,7 +212,7 @@ EXERCISES = [
         name="cifg_lstm_cell_forward",
         reference=ref.cifg_lstm_cell_forward,
         make_inputs=_lstm_cell_inputs(("f", "c", "o"), ()),
-        outputs=("h_t", "c_t", None),
+        outputs=returns("h_t", "c_t", CACHE),
         block=("lstm_helpers.variants:cifg_lstm_cell_forward",),
         mistakes=[
             Mistake("the candidate is weighted by f instead of (1 - f): with coupled gates the input gate "
@@ -234,7 +236,7 @@ EXERCISES = [
         name="gru_cell_forward",
         reference=ref.gru_cell_forward,
         make_inputs=_gru_cell_inputs,
-        outputs=("h_t", None),
+        outputs=returns("h_t", CACHE),
         block=("lstm_helpers.variants:gru_cell_forward",),
         visible_trials=2,  # reset_after False, then True
         hidden_trials=4,
@@ -268,7 +270,7 @@ PARAM_COUNTS = Exercise(
     name="param_counts",
     reference=ref.param_counts,
     make_inputs=_count_inputs,
-    outputs="counts",
+    outputs=returns(entries("counts")),
     block=("lstm_helpers.variants:param_counts", "lstm_helpers.variants:param_count"),
     mistakes=[
         Mistake("each gate was counted with two bias vectors, as PyTorch stores them (bias_ih and "

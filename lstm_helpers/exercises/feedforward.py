@@ -3,7 +3,9 @@
 import numpy as np
 
 from .. import feedforward as ref
-from ._core import Exercise, Mistake
+from ._core import CACHE, Exercise, Mistake, returns
+
+CHAPTER = "01_feedforward"
 
 
 def _activation_inputs(rng, hidden):
@@ -40,7 +42,7 @@ EXERCISES = [
         name="sigmoid",
         reference=ref.sigmoid,
         make_inputs=_activation_inputs,
-        outputs="sigmoid(x)",
+        outputs=returns("sigmoid(x)"),
         block=("lstm_helpers.feedforward:sigmoid",),
         mistakes=[
             Mistake("you computed tanh; the sigmoid is 1 / (1 + exp(-x)), with values in (0, 1).", np.tanh),
@@ -54,7 +56,7 @@ EXERCISES = [
         name="relu",
         reference=ref.relu,
         make_inputs=_activation_inputs,
-        outputs="relu(x)",
+        outputs=returns("relu(x)"),
         block=("lstm_helpers.feedforward:relu",),
         mistakes=[
             Mistake("this returns the derivative (0 or 1), not max(x, 0).", lambda x: (x > 0).astype(float)),
@@ -66,7 +68,7 @@ EXERCISES = [
         name="dense_forward",
         reference=ref.dense_forward,
         make_inputs=_dense_forward_inputs,
-        outputs=("y", None),
+        outputs=returns("y", CACHE),
         block=("lstm_helpers.feedforward:dense_forward",),
         mistakes=[
             Mistake("the bias b is missing: y = x @ W.T + b.", lambda x, W, b: (x @ W.T, None)),
@@ -83,7 +85,7 @@ EXERCISES = [
         name="dense_backward",
         reference=ref.dense_backward,
         make_inputs=_dense_backward_inputs,
-        outputs=("dx", "dW", "db"),
+        outputs=returns("dx", "dW", "db"),
         block=("lstm_helpers.feedforward:dense_backward",),
         mistakes=[
             Mistake("db is averaged over the batch; the gradient of a sum is summed: db = dy.sum(axis=0).",

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from . import __version__
+from .. import __version__
 
 
 def _positive_int(text):
@@ -102,10 +102,10 @@ def build_parser():
     check.set_defaults(handler=cmd_check)
 
     lab = commands.add_parser(
-        "lab", help="start JupyterLab for the course (lstm_helpers.lab)",
+        "lab", help="start JupyterLab for the course (lstm_helpers.classroom.lab)",
         description="Start JupyterLab on the course notebooks. Arguments after `lab` are passed on to "
-                    "lstm_helpers.lab; use `lstm-course lab -- --help` for its own options.")
-    lab.add_argument("lab_args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to lstm_helpers.lab.main")
+                    "lstm_helpers.classroom.lab; use `lstm-course lab -- --help` for its own options.")
+    lab.add_argument("lab_args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to lstm_helpers.classroom.lab.main")
     lab.set_defaults(handler=cmd_lab)
     return parser
 
@@ -133,7 +133,7 @@ def cmd_release(args):
 
 
 def cmd_grade(args):
-    from . import classroom
+    from . import engine as classroom
 
     if not os.path.isdir(args.submissions):
         print(f"{args.submissions}: not a folder", file=sys.stderr)
@@ -157,7 +157,7 @@ def cmd_grade(args):
 
 
 def cmd_check(args):
-    from . import classroom
+    from . import engine as classroom
 
     root = _root(args) if args.course else None
     return classroom.check(args.paths, course_root=root, jobs=args.jobs, cell_timeout=args.cell_timeout,

@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # lstm_helpers/
 _fresh_ids = itertools.count()
 
 
@@ -31,7 +31,7 @@ class ReferenceUsed(AssertionError):
 
 
 def fresh_checks():
-    """Import a private copy of ``lstm_helpers.checks`` from the installed files."""
+    """Import a private copy of ``lstm_helpers.exercises`` from the installed files."""
     name = f"_lstm_helpers_hidden_{next(_fresh_ids)}"
     spec = importlib.util.spec_from_file_location(
         name, os.path.join(_PACKAGE_DIR, "__init__.py"), submodule_search_locations=[_PACKAGE_DIR]
@@ -40,7 +40,7 @@ def fresh_checks():
     sys.modules[name] = package
     try:
         spec.loader.exec_module(package)
-        return importlib.import_module(f"{name}.checks")
+        return importlib.import_module(f"{name}.exercises")
     finally:
         for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
             del sys.modules[key]
@@ -90,4 +90,5 @@ def hidden_check(name, student_fn, trials=None):
     exercise = checks.EXERCISES[name]
     rng = np.random.default_rng()  # operating-system entropy: nothing to hard-code against
     inputs = checks._core.draw_trials(exercise, rng, True, trials)  # every known mistake is caught by one
-    checks._core.run_trials(exercise, student_fn, inputs, guard=lambda: block_references(name, exercise.block))
+    answer = checks._core.as_callable(exercise, student_fn)
+    checks._core.run_trials(exercise, answer, inputs, guard=lambda: block_references(name, exercise.block))

@@ -28,8 +28,8 @@ import io
 import ipywidgets as widgets
 import numpy as np
 
-from .. import checks
-from .. import lstm as lstm_ref
+from ... import exercises
+from ... import lstm as lstm_ref
 from ._base import SliderApp
 from .gradient_flow import Curve, FlowSetting, GradientFlowApp, TanhRNNCurve, default_curves
 
@@ -140,7 +140,7 @@ def _own_cell(lstm_cell_forward):
         return lstm_ref.lstm_cell_forward, "Showing the course's reference lstm_cell_forward."
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        cell = checks.own_or_reference("lstm_cell_forward", lstm_cell_forward)
+        cell = exercises.own_or_reference("lstm_cell_forward", lstm_cell_forward)
     note = buffer.getvalue().strip()
     if cell is lstm_cell_forward:
         note = "Showing your own lstm_cell_forward."

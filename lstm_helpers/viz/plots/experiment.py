@@ -9,11 +9,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from ..data import ADDING_SOLVED_FRACTION, ADDING_TOLERANCE
+from ...experiment.data import ADDING_SOLVED_FRACTION, ADDING_TOLERANCE
+from ..palette import MODEL_COLORS, MODEL_LABELS
 
 #: One colour per model, the same in every plot of the chapter.
-MODEL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c", "peephole": "#9467bd", "cifg": "#8c564b"}
-MODEL_LABELS = {"rnn": "tanh RNN", "lstm": "LSTM", "gru": "GRU", "peephole": "peephole LSTM", "cifg": "CIFG LSTM"}
 
 
 def adding_examples(x, y, n_show=3):
@@ -93,7 +92,7 @@ def success_vs_lag(results):
     Right: the steps each solved run needed (one dot per run, a line through
     the medians); runs that were not solved sit on the top line, the budget.
     """
-    from ..experiment import summarise
+    from ...experiment.runner import summarise
 
     table = summarise(results)
     lags = np.asarray(results["lags"])

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import numpy as np
 
-from .. import gradients
+from ... import gradients
 from ..plots.gradients import orthogonal_rnn
 from ._base import SliderApp
 

@@ -10,8 +10,8 @@ one) so that it draws the same picture every time.
 import numpy as np
 from matplotlib.figure import Figure
 
-from .. import gradients
-from ..rnn import rnn_forward
+from ... import gradients
+from ...rnn import rnn_forward
 from .diagrams import unrolled_rnn
 
 

@@ -2,7 +2,7 @@
 
 :mod:`lstm_helpers.classroom` prepares one private nbgrader course folder
 per student (its own ``gradebook.db``) and hands it to a worker process
-started as ``python -m lstm_helpers.classroom_nbgrader --serve``. The worker
+started as ``python -m lstm_helpers.classroom.nbgrader_plugins --serve``. The worker
 runs nbgrader's own ``Autograde`` and ``GenerateFeedback`` converters (the
 code behind ``nbgrader autograde`` and ``nbgrader generate_feedback``),
 configured with the course's ``nbgrader_config.py`` plus three additions
@@ -576,4 +576,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--serve"]:
         serve()
     else:
-        sys.exit("usage: python -m lstm_helpers.classroom_nbgrader --serve  (started by lstm_helpers.classroom)")
+        sys.exit("usage: python -m lstm_helpers.classroom.nbgrader_plugins --serve  (started by lstm_helpers.classroom)")

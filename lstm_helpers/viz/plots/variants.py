@@ -8,7 +8,8 @@ and the peephole LSTM adds three peephole vectors ``(H,)``.
 
 from matplotlib.figure import Figure
 
-from .. import variants
+from ... import variants
+from ..palette import MODEL_COLORS
 
 #: The variants in the order they are drawn, with their labels and formulas.
 VARIANTS = ("lstm", "peephole", "cifg", "gru")
@@ -19,7 +20,6 @@ FORMULAS = {
     "cifg": "$3\\,[H(H{+}D) + H]$",
     "gru": "$3\\,[H(H{+}D) + H]$",
 }
-COLORS = {"lstm": "#1f77b4", "peephole": "#9467bd", "cifg": "#2ca02c", "gru": "#ff7f0e"}
 
 
 def param_count_bars(D, H, counts=None):
@@ -45,7 +45,7 @@ def param_count_bars(D, H, counts=None):
 
     fig = Figure(figsize=(7.2, 3.6), dpi=100, layout="constrained")
     ax = fig.subplots()
-    bars = ax.bar(range(len(VARIANTS)), heights, width=0.62, color=[COLORS[v] for v in VARIANTS])
+    bars = ax.bar(range(len(VARIANTS)), heights, width=0.62, color=[MODEL_COLORS[v] for v in VARIANTS])
     for bar, variant in zip(bars, VARIANTS):
         bar.set_gid(f"bar:{variant}")
     top = max(heights)

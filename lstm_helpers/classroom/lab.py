@@ -1,6 +1,6 @@
 """Start JupyterLab the way a learner should see the course.
 
-``lstm-course lab`` (or ``python -m lstm_helpers.lab``) opens JupyterLab on the
+``lstm-course lab`` (or ``python -m lstm_helpers.classroom.lab``) opens JupyterLab on the
 course's ``notebooks/`` folder with nbgrader's learner tools only:
 
 * the **Validate** button in each notebook's toolbar stays;

@@ -36,6 +36,52 @@ class CheckFailed(AssertionError):
         self.mistakes = list(mistakes)
 
 
+@dataclass(frozen=True)
+class Output:
+    """One value a function returns, and how a check compares it.
+
+    ``kind``:
+        ``"value"``    an array, a number or a word, compared as a whole;
+        ``"entries"``  a dict compared entry by entry, shown as ``name['key']``;
+        ``"grads"``    a dict of parameter gradients, shown as ``dW_h``, ``db_h``, ...;
+        ``"ignored"``  not compared (a cache).
+    """
+
+    name: str
+    kind: str = "value"
+
+
+#: A returned cache: not compared.
+CACHE = Output("cache", "ignored")
+#: A returned dict of parameter gradients, compared key by key as dW_h, db_h, ...
+GRADS = Output("grads", "grads")
+
+
+def entries(name):
+    """A returned dict compared entry by entry (``counts['lstm']``, ``params['W_f']``)."""
+    return Output(name, "entries")
+
+
+@dataclass(frozen=True)
+class Returns:
+    """What a function returns: one value, or a tuple of several in this order."""
+
+    parts: tuple
+
+    @property
+    def single(self):
+        return len(self.parts) == 1
+
+    def __str__(self):
+        names = ", ".join(p.name for p in self.parts)
+        return names if self.single else f"({names})"
+
+
+def returns(*parts):
+    """``returns("h_t", CACHE)``: the outputs of a function in order; a plain string is a value."""
+    return Returns(tuple(Output(p) if isinstance(p, str) else p for p in parts))
+
+
 @dataclass
 class Mistake:
     """A likely wrong implementation and the feedback that names it.
@@ -48,17 +94,27 @@ class Mistake:
     compute: Callable[..., Any]
 
 
+def no_inputs(rng, hidden):
+    """``make_inputs`` of a question: the answer is a value, nothing is passed in."""
+    return {}
+
+
 @dataclass
 class Exercise:
-    """One exercise: the learner writes a function called ``name``.
+    """One exercise: the learner writes a function called ``name``, or answers a question.
 
+    kind: ``"function"`` (the learner writes a function the checks call), or
+        ``"value"`` (a question: the learner's answer is a value, such as a
+        number or the letter of a choice; ``make_inputs`` is
+        :func:`no_inputs` and ``reference()`` returns the right answer).
+    prediction: for a question asked *before* a plot or an experiment shows
+        the answer. Its visible check only makes sure an answer of the right
+        form was given, so that it gives nothing away; the hidden tests grade it.
     make_inputs(rng, hidden) -> dict of keyword arguments, in call order.
         ``hidden`` is True for the graders' randomised trials, which should
         also draw random shapes.
-    outputs: names of the returned values in order (a tuple), or one name
-        for a function returning a single array. ``None`` marks a value that
-        is not compared (a cache); ``"grads"`` marks a dict of gradients
-        compared key by key as ``dW_h``, ``db_h``, ...
+    outputs: a :class:`Returns` made with :func:`returns`, e.g.
+        ``returns("h_t", CACHE)`` or ``returns("dx", "dh0", GRADS)``.
     reference: the correct implementation (called with the same arguments).
     block: reference functions the learner must not call from this answer,
         given as ``"module:function"`` (the hidden tests make them raise).
@@ -70,7 +126,7 @@ class Exercise:
     name: str
     reference: Callable[..., Any]
     make_inputs: Callable[[np.random.Generator, bool], dict]
-    outputs: Any
+    outputs: Returns
     mistakes: list = field(default_factory=list)
     block: tuple = ()
     rtol: float = 1e-6
@@ -79,6 +135,19 @@ class Exercise:
     visible_trials: int = 2
     hidden_trials: int = 3
     trial_note: Callable[[dict], Any] = None
+    kind: str = "function"
+    prediction: bool = False
+
+    def __post_init__(self):
+        if self.kind not in ("function", "value"):
+            raise ValueError(f"{self.name}: kind must be 'function' or 'value', not {self.kind!r}")
+        if self.prediction and self.kind != "value":
+            raise ValueError(f"{self.name}: only a question (kind='value') can be a prediction")
+
+
+def as_callable(exercise, answer):
+    """The learner's answer as something the checks call: a value becomes a function of no arguments."""
+    return (lambda: answer) if exercise.kind == "value" else answer
 
 
 def _copy_inputs(inputs):
@@ -107,40 +176,32 @@ def _changed_in_place(name, value, before):
     return []
 
 
-def _describe_call(exercise):
-    names = exercise.outputs if isinstance(exercise.outputs, tuple) else (exercise.outputs,)
-    shown = ", ".join("cache" if n is None else n for n in names)
-    return f"({shown})" if isinstance(exercise.outputs, tuple) else shown
-
-
 def flatten_outputs(result, outputs, who):
-    """Turn a function's result into ``{name: array}`` following ``outputs``.
+    """Turn a function's result into ``{name: value}`` following ``outputs`` (a :class:`Returns`).
 
     Raises CheckFailed with a plain explanation when the structure is off.
     """
-    if not isinstance(outputs, tuple):
-        if result is None:
-            raise CheckFailed(f"{who} returned None: did you forget the `return` statement?")
-        if isinstance(result, dict):  # named values, e.g. {"lstm": 180, "gru": 135}: compared entry by entry
-            return {f"{outputs}[{key!r}]": value for key, value in result.items()}
-        return {outputs: result}
     if result is None:
         raise CheckFailed(f"{who} returned None: did you forget the `return` statement?")
-    if not isinstance(result, (tuple, list)) or len(result) != len(outputs):
+    if outputs.single:
+        values = [result]
+    elif not isinstance(result, (tuple, list)) or len(result) != len(outputs.parts):
         got = len(result) if isinstance(result, (tuple, list)) else 1
-        names = ", ".join("cache" if n is None else n for n in outputs)
-        raise CheckFailed(f"{who} must return {len(outputs)} values ({names}), but it returned {got}.")
+        raise CheckFailed(f"{who} must return {len(outputs.parts)} values {outputs}, but it returned {got}.")
+    else:
+        values = result
     flat = {}
-    for name, value in zip(outputs, result):
-        if name is None:
+    for part, value in zip(outputs.parts, values):
+        if part.kind == "ignored":
             continue
-        if name == "grads":
+        if part.kind in ("grads", "entries"):
             if not isinstance(value, dict):
-                raise CheckFailed(f"{who} must return the parameter gradients as a dict, got {type(value).__name__}.")
-            for key, g in value.items():
-                flat["d" + key] = g
+                what = "the parameter gradients" if part.kind == "grads" else part.name
+                raise CheckFailed(f"{who} must return {what} as a dict, got {type(value).__name__}.")
+            for key, entry in value.items():
+                flat["d" + str(key) if part.kind == "grads" else f"{part.name}[{key!r}]"] = entry
         else:
-            flat[name] = value
+            flat[part.name] = value
     return flat
 
 
@@ -153,7 +214,7 @@ def _close(got, want, rtol, atol):
 def compare_outputs(got, want, rtol, atol, who):
     """Return (problems, wrong_names); problems are structural and final."""
     missing = [k for k in want if k not in got]
-    if missing and "[" in missing[0]:
+    if missing and missing[0].endswith("]"):
         raise CheckFailed(f"{who} must return a dict with an entry for every key; {_and(missing)} "
                           f"{'is' if len(missing) == 1 else 'are'} missing.")
     if missing:
@@ -369,24 +430,47 @@ def _check_once(exercise, student_fn, inputs):
         words.append(f"largest difference {worst:.3g}")
     raise CheckFailed(
         f"{who}: {where} ({'; '.join(words)}). "
-        f"Compare your code with the equations line by line; the function returns {_describe_call(exercise)}."
+        f"Compare your code with the equations line by line; the function returns {exercise.outputs}."
     )
 
 
-def run_exercise(exercise, student_fn, rng=None, hidden=False, trials=None):
-    """Check ``student_fn`` on several trials; raise CheckFailed on the first problem.
+def check_form(exercise, student_fn):
+    """A prediction's visible check: an answer of the right form is there; its value is not judged."""
+    __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
+    want = flatten_outputs(exercise.reference(), exercise.outputs, "reference")
+    got = flatten_outputs(student_fn(), exercise.outputs, exercise.name)
+    for name, expected in want.items():
+        if name not in got:
+            raise CheckFailed(f"{exercise.name}: {name} is missing.")
+        value = got[name]
+        if isinstance(expected, str):
+            if not isinstance(value, str):
+                raise CheckFailed(f"{exercise.name}: answer with a string such as {expected!r}, "
+                                  f"not {type(value).__name__}.")
+            continue
+        if not isinstance(value, (np.ndarray, np.generic, float, int)) or isinstance(value, bool):
+            raise CheckFailed(f"{exercise.name}: answer with a number, not {type(value).__name__}.")
+        if _asarray(value).shape != _asarray(expected).shape:
+            raise CheckFailed(f"{exercise.name}: {name} should have shape {_asarray(expected).shape}, "
+                              f"got {_asarray(value).shape}.")
+        if not _isfinite(_asarray(value, dtype=float)).all():
+            raise CheckFailed(f"{exercise.name}: {name} must be a finite number.")
 
+
+def run_exercise(exercise, answer, rng=None, hidden=False, trials=None):
+    """Check the learner's ``answer`` on several trials; raise CheckFailed on the first problem.
+
+    ``answer`` is the learner's function, or their value for a question.
     Visible checks use a fixed seed (the same feedback every run); hidden
-    checks pass a fresh ``rng`` with random shapes.
+    checks pass a fresh ``rng`` with random shapes. A prediction's visible
+    check only looks at the form of the answer (see :func:`check_form`).
     """
     __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
+    student_fn = as_callable(exercise, answer)
     if not callable(student_fn):
         raise CheckFailed(f"{exercise.name} should be a function, got {type(student_fn).__name__}.")
+    if exercise.prediction and not hidden:
+        return check_form(exercise, student_fn)
     if rng is None:
         rng = np.random.default_rng(exercise.visible_seed)
     return run_trials(exercise, student_fn, draw_trials(exercise, rng, hidden, trials))
-
-
-def distinct_normal(rng, shape, scale=1.0, offset=0.0):
-    """Random normal array; tests use a different draw for every weight so swaps show."""
-    return offset + scale * rng.standard_normal(shape)

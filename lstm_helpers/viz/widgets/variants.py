@@ -26,7 +26,7 @@ Every panel plots the memory (the cell state c_t; for the GRU its hidden
 state, which is its memory), the output h_t of the three LSTMs, and the
 share kept at each step (f_t, or 1 - z_t) as a dashed line.
 
-The cells are the learner's own (``checks.own_or_reference``) when given
+The cells are the learner's own (``exercises.own_or_reference``) when given
 and passing their checks, the course's references otherwise.
 """
 
@@ -38,15 +38,15 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.lines import Line2D
 
-from .. import checks
-from .. import lstm as lstm_ref
-from .. import variants as variants_ref
-from ..feedforward import sigmoid
+from ... import exercises
+from ... import lstm as lstm_ref
+from ... import variants as variants_ref
+from ...feedforward import sigmoid
 from ._base import SliderApp
+from ..palette import MODEL_COLORS
 
 VARIANTS = ("lstm", "peephole", "cifg", "gru")
 TITLES = {"lstm": "LSTM", "peephole": "peephole LSTM", "cifg": "CIFG (coupled gates)", "gru": "GRU"}
-COLORS = {"lstm": "#1f77b4", "peephole": "#9467bd", "cifg": "#2ca02c", "gru": "#ff7f0e"}
 EXERCISE = {"lstm": "lstm_cell_forward", "peephole": "peephole_lstm_cell_forward",
             "cifg": "cifg_lstm_cell_forward", "gru": "gru_cell_forward"}
 REFERENCE = {"lstm": lstm_ref.lstm_cell_forward, "peephole": variants_ref.peephole_lstm_cell_forward,
@@ -133,7 +133,7 @@ def _own_cells(given):
             continue
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
-            cells[variant] = checks.own_or_reference(EXERCISE[variant], fn)
+            cells[variant] = exercises.own_or_reference(EXERCISE[variant], fn)
         if cells[variant] is fn:
             notes[variant] = f"your own {EXERCISE[variant]}"
         else:
@@ -199,7 +199,7 @@ class VariantSliders(SliderApp):
         zeros = np.zeros(self.steps + 1)
         self.axes, self.lines, self.spike_marks = {}, {}, {}
         for ax, variant in zip(axes.flat, VARIANTS):
-            color = COLORS[variant]
+            color = MODEL_COLORS[variant]
             lines = {}
             self.spike_marks[variant] = ax.axvline(0, color="#aaaaaa", lw=6, alpha=0.35, zorder=0)
             lines["keep"] = ax.plot(t, zeros, color="#555555", lw=1.2, ls="--")[0]
@@ -250,7 +250,7 @@ class VariantSliders(SliderApp):
     def _readout_html(self, spike_t):
         """A small table: the memory each cell wrote at the spike and what is left at the end."""
         cell = "<td style='padding:0 12px; text-align:right'>{}</td>"
-        head = "".join(cell.format(f"<b style='color:{COLORS[v]}'>{TITLES[v]}</b>") for v in VARIANTS)
+        head = "".join(cell.format(f"<b style='color:{MODEL_COLORS[v]}'>{TITLES[v]}</b>") for v in VARIANTS)
         rows = [("memory written at the spike", spike_t), (f"memory left at t = {self.steps}", -1)]
         body = "".join(
             "<tr><td>{}</td>{}</tr>".format(

@@ -10,7 +10,9 @@ in the same order, with fresh random numbers inside.
 import numpy as np
 
 from .. import gradients as ref
-from ._core import Exercise, Mistake
+from ._core import GRADS, Exercise, Mistake, returns
+
+CHAPTER = "03_long_term_dependencies"
 
 
 class _CaseCycle:
@@ -176,7 +178,7 @@ EXERCISES = [
         name="gradient_norms_by_lag",
         reference=ref.gradient_norms_by_lag,
         make_inputs=_lag_inputs,
-        outputs="norms",
+        outputs=returns("norms"),
         block=("lstm_helpers.gradients:gradient_norms_by_lag",),
         mistakes=[
             Mistake("the tanh derivative is missing: each Jacobian is diag(1 - h**2) W_rec, not W_rec alone.",
@@ -203,7 +205,7 @@ EXERCISES = [
         name="predict_from_weights",
         reference=ref.predict_from_weights,
         make_inputs=_predict_inputs,
-        outputs=("sigma_max", "verdict"),
+        outputs=returns("sigma_max", "verdict"),
         block=("lstm_helpers.gradients:predict_from_weights",),
         visible_trials=3,
         hidden_trials=3,
@@ -233,7 +235,7 @@ EXERCISES = [
         name="clip_grad_norm",
         reference=ref.clip_grad_norm,
         make_inputs=_clip_inputs,
-        outputs=("grads", "total_norm"),
+        outputs=returns(GRADS, "total_norm"),
         block=("lstm_helpers.gradients:clip_grad_norm",),
         visible_trials=4,
         hidden_trials=4,

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import as_float_array, check_shape
-from .gradients import clip_grad_norm, global_norm
-from .lstm import init_lstm_params, lstm_backward, lstm_forward
-from .rnn import init_rnn_params, rnn_backward, rnn_forward
-from .variants import (
+from .._validate import as_float_array, check_shape
+from ..gradients import clip_grad_norm, global_norm
+from ..lstm import init_lstm_params
+from .fast_lstm import lstm_backward, lstm_forward
+from ..rnn import init_rnn_params, rnn_backward, rnn_forward
+from ..variants import (
     cifg_lstm_backward,
     cifg_lstm_forward,
     gru_backward,
