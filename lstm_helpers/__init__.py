@@ -8,6 +8,19 @@ work in scripts and tests as well as in notebooks.
 __version__ = "0.2.0"
 
 
+class ReferenceUnavailable(RuntimeError):
+    """Raised by a course reference that is left out while its chapter is graded.
+
+    ``lstm-course grade`` runs a learner's notebook with a copy of the package
+    in which the references of the chapter being graded are stubs that raise
+    this, so an answer cannot call them.
+    """
+
+    def __init__(self, name):
+        super().__init__(f"{name}, the course's reference, is not available while this chapter is graded: "
+                         "the exercise is to write it yourself")
+
+
 def require_version(expected: str) -> str:
     """Check that the installed helpers are the version a notebook was written for.
 

@@ -126,3 +126,13 @@ def literal(array):
 
 def deep(nb):
     return copy.deepcopy(nb)
+
+
+def worker_tests(work, student, chapter):
+    """``{grade_id: test}`` as the grading worker reported it (kept by ``lstm-course grade --work``)."""
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", student).strip("._") or "student"
+    reply = json.loads((Path(work) / "students" / slug / "grader" / "reply.json").read_text())["reply"]
+    (found,) = [c for c in reply["chapters"] if c["chapter"] == chapter]
+    return {t["grade_id"]: t for t in found["tests"]}

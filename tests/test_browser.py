@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser_support as bs  # noqa: E402
 
 from lstm_helpers.classroom import course, lab
-from lstm_helpers.classroom import engine as classroom  # noqa: E402
+from lstm_helpers.classroom.verdicts import _python as python_source  # noqa: E402
 
 CHAPTERS = course.chapters(bs.ROOT)
 NOTEBOOK_TIMEOUT = float(os.environ.get("LSTM_COURSE_NOTEBOOK_TIMEOUT", "120"))
@@ -173,7 +173,7 @@ def chapter(request):
 def imported_modules(source):
     """The modules a cell's code imports (``from a import b`` counts as ``a`` and ``a.b``)."""
     try:  # magics and shell escapes become plain Python first, as the grader reads them
-        tree = ast.parse(classroom._python_source(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return set()
     modules = set()

@@ -5,7 +5,6 @@ the whole class below is graded once, by the command line, with two
 workers, and the tests read the CSV, the feedback and the kept work folder.
 """
 
-import json
 import re
 import time
 
@@ -13,7 +12,7 @@ import nbformat
 import pytest
 
 from grader_fixtures import (append_code, find_cell, literal, make_submission, max_points, read_csv,
-                             release_notebook, run_cli, visible_inputs, write_notebook)
+                             release_notebook, run_cli, visible_inputs, worker_tests, write_notebook)
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +101,7 @@ def _class_files():
 
 
 EXPECTED_TOTAL = {  # chapter 01 is 7 points, chapter 02 is 10
-    "good": 17, "refcall": 5, "hardcode": 6, "patchnp": 0, "patchchecks": 0, "editdel": 6, "loop": 7 + 8,
+    "good": 17, "refcall": 5, "hardcode": 6, "patchnp": 6, "patchchecks": 6, "editdel": 6, "loop": 7 + 8,
     "deaf": 7, "exit": 7 + 6, "segv": 6, "bigout": 7, "warn": 6, "broken": 7, "wrong": 0, "carol homework": 7,
 }
 
@@ -129,16 +128,9 @@ def graded_class(tmp_path_factory):
     return {"base": base, "rows": rows, "cli": result, "seconds": seconds, "submissions": submissions}
 
 
-def _raw(graded_class, student, chapter):
-    """The worker's own record of one chapter (scores as nbgrader gave them, outcomes, events)."""
-    for path in (graded_class["base"] / "work" / "students").glob(f"*/results/{chapter}.json"):
-        if path.parts[-3] == re.sub(r"[^A-Za-z0-9_.-]+", "_", student):
-            return json.loads(path.read_text())
-    raise KeyError(student)
-
-
 def _tests(graded_class, student, chapter):
-    return {t["grade_id"]: t for t in _raw(graded_class, student, chapter)["tests"]}
+    """The worker's own record of one chapter's tests (outcomes, messages, scores)."""
+    return worker_tests(graded_class["base"] / "work", student, chapter)
 
 
 def _score(row, chapter, test):
@@ -199,9 +191,11 @@ def test_calling_the_reference_earns_nothing(graded_class):
     assert _score(row, CH1, "test_sigmoid") == 0 and _score(row, CH1, "test_relu") == 0
     assert _score(row, CH1, "test_dense_forward") == 2
     tests = _tests(graded_class, "refcall", CH1)
-    assert "reference" in tests["test_sigmoid"]["message"]
-    assert "reference" in tests["test_relu"]["message"]  # the alias is blocked too
-    assert tests["test_sigmoid"]["visible_passed"]
+    # The chapter is graded with a package whose references of this chapter are stubs: the visible
+    # trials fail too (they are judged outside the kernel, like the hidden ones).
+    assert "the course's reference, is not available" in tests["test_sigmoid"]["message"]
+    assert "the course's reference, is not available" in tests["test_relu"]["message"]  # through an alias too
+    assert not tests["test_sigmoid"]["visible_passed"]
 
 
 def test_hard_coded_visible_outputs_fail_the_hidden_tests(graded_class):
@@ -213,26 +207,19 @@ def test_hard_coded_visible_outputs_fail_the_hidden_tests(graded_class):
 
 
 def test_patching_numpy_comparisons_earns_nothing(graded_class):
+    """Scores are decided outside the kernel: patching numpy there changes nothing; the scan tells a reviewer."""
     row = graded_class["rows"]["patchnp"]
-    # The checks never use np.allclose & co.: the wrong answer fails on its own...
-    assert _tests(graded_class, "patchnp", CH1)["test_sigmoid"]["score"] == 0
-    # ...and the scan zeroes the chapter and says why.
-    assert float(row[CH1]) == 0
+    assert _score(row, CH1, "test_sigmoid") == 0 and float(row[CH1]) == 6  # the others were written honestly
     status = row["status"]
-    assert "TAMPERING" in status and "np.allclose" in status and "numpy.isclose" in status
-    assert "t.assert_allclose" in status  # through an alias made in another cell
+    assert "for review" in status and "np.allclose" in status and "numpy.isclose" in status
 
 
-def test_patching_the_checks_is_caught(graded_class):
+def test_patching_the_checks_changes_nothing(graded_class):
     row = graded_class["rows"]["patchchecks"]
-    raw = _tests(graded_class, "patchchecks", CH1)
-    # Without the scan, rebinding hidden_check and check would pay for a wrong relu:
-    assert raw["test_relu"]["score"] == 1, "premise: nbgrader alone is fooled"
-    assert _score(row, CH1, "test_relu") == 0 and float(row[CH1]) == 0
-    for needle in ("rebinds check", "lstm_helpers.exercises.hidden.hidden_check", "rebinds hidden_check"):
-        assert needle in row["status"]
-    feedback = (graded_class["base"] / "feedback" / "patchchecks" / CH1 / f"{CH1}.html").read_text()
-    assert "This chapter scored 0" in feedback
+    assert _score(row, CH1, "test_relu") == 0 and float(row[CH1]) == 6
+    assert "lstm_helpers.exercises.hidden.hidden_check" in row["status"]  # a note for a reviewer, nothing more
+    message = _tests(graded_class, "patchchecks", CH1)["test_relu"]["message"]
+    assert "abs" in message.lower() or "negative inputs" in message, message
 
 
 def test_edited_and_deleted_test_cells_are_restored_and_graded(graded_class):
@@ -241,7 +228,7 @@ def test_edited_and_deleted_test_cells_are_restored_and_graded(graded_class):
     assert _score(row, CH1, "test_relu") == 1  # deleted: put back and graded
     assert _score(row, CH1, "test_dense_forward") == 2  # points metadata 100 -> back to 2
     tests = _tests(graded_class, "editdel", CH1)
-    assert not any(t["needs_manual_grade"] for t in tests.values()), "no manual-grading limbo"
+    assert not any(t["manual"] for t in tests.values()), "no manual-grading limbo"
     assert tests["test_sigmoid"]["outcome"] == "failed" and "tanh" in tests["test_sigmoid"]["message"]
     autograded = next((graded_class["base"] / "work" / "students").glob(f"editdel/autograded/*/{CH1}/{CH1}.ipynb"))
     nb = nbformat.read(str(autograded), as_version=4)
@@ -258,7 +245,7 @@ def test_endless_loop_is_stopped_and_the_rest_graded(graded_class):
     assert _score(row, CH2, "test_rnn_forward") == 0
     assert float(row[CH2]) == 8 and float(row[CH1]) == 7
     assert re.search(r"test_rnn_forward.* stopped by the per-cell time limit", row["status"]), row["status"]
-    assert _tests(graded_class, "loop", CH2)["test_rnn_forward"]["outcome"] == "timeout"
+    assert "time limit" in _tests(graded_class, "loop", CH2)["test_rnn_forward"]["message"]
 
 
 def test_loop_that_ignores_the_interrupt_is_replaced(graded_class):
@@ -387,8 +374,8 @@ def test_submission_layouts(tmp_path):
 
 
 def test_scanner_leaves_honest_code_alone():
-    """Every solution, and ordinary learner habits, pass the tamper scan."""
-    from lstm_helpers.classroom.engine import scan_notebook
+    """Every solution, and ordinary learner habits, pass the review scan."""
+    from lstm_helpers.classroom.tamper import scan_notebook
     from grader_fixtures import chapters
 
     for chapter in chapters():
@@ -406,16 +393,17 @@ def test_scanner_leaves_honest_code_alone():
     ("setattr(np, 'isclose', print)", "setattr"),
     ("vars(np)['allclose'] = print", "vars"),
     ("import sys\nsys.modules['lstm_helpers.exercises'] = None", "sys.modules"),
-    ("def f():\n    global hidden_check\n    hidden_check = print", "rebinds hidden_check"),
-    ("from lstm_helpers.exercises import hidden as hidden_check", "rebinds hidden_check"),
+    ("import inspect\nf = inspect.currentframe().f_back.f_locals", "f_locals"),
+    ("import sqlite3\nsqlite3.connect('gradebook.db')", "sqlite3"),
+    ("get_ipython().input_transformers_post.append(lambda lines: [])", "input_transformers_post"),
     ("checks.check.__code__ = (lambda *a: None).__code__", "__code__"),
     ("exec('np.allclose = print')", "exec"),
     ("globals()['checks'] = None", "globals"),
     ("import builtins\nbuiltins.isinstance = lambda *a: True", "builtins.isinstance"),
     ("!touch /tmp/x", "shell"),
 ])
-def test_scanner_flags_tampering(code, needle):
-    from lstm_helpers.classroom.engine import scan_notebook
+def test_scanner_points_a_reviewer_at_tampering(code, needle):
+    from lstm_helpers.classroom.tamper import scan_notebook
 
     nb = make_submission(CH1)
     append_code(nb, "sigmoid", code)

@@ -12,14 +12,14 @@ rates are printed.
 """
 
 import ast
-import json
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from grader_fixtures import chapters, exercises, make_submission, read_csv, run_cli, solution_sources, write_notebook
+from grader_fixtures import (chapters, exercises, make_submission, read_csv, run_cli, solution_sources, worker_tests,
+                             write_notebook)
 
 pytestmark = pytest.mark.slow
 
@@ -137,8 +137,7 @@ def graded_mutants(tmp_path_factory):
     raw = {}
     for mutant in mutants:
         student = student_of[mutant["id"]]
-        path = base / "work" / "students" / student / "results" / f"{mutant['chapter']}.json"
-        raw[mutant["id"]] = {t["grade_id"]: t for t in json.loads(path.read_text())["tests"]}
+        raw[mutant["id"]] = worker_tests(base / "work", student, mutant["chapter"])
     rows = {m["id"]: rows[student_of[m["id"]]] for m in mutants}
     return {"mutants": mutants, "rows": rows, "raw": raw, "seconds": seconds,
             "notebooks": len(set(student_of.values()))}

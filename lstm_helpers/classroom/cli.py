@@ -82,8 +82,14 @@ def build_parser():
     grade.add_argument("--gradebook", metavar="DB", default=None,
                        help="also write the scores into this nbgrader gradebook (sqlite file or URL), e.g. "
                             ".nbgrader/gradebook.db, for formgrader")
+    grade.add_argument("--course-id", metavar="ID", default=None,
+                       help="nbgrader course id for --gradebook (PostgreSQL needs one; default: "
+                            "c.CourseDirectory.course_id of nbgrader_config.py)")
     grade.add_argument("--work", metavar="DIR", default=None,
                        help="keep the private course folders (autograded notebooks, logs) here for inspection")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="grade without isolating the notebooks (when bubblewrap cannot run here); the CSV "
+                            "marks every row graded without isolation")
     _add_timeouts(grade)
     grade.set_defaults(handler=cmd_grade)
 
@@ -132,23 +138,42 @@ def cmd_release(args):
     return 0
 
 
+def _course_id(root):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    try:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+        return config.CourseDirectory.get("course_id") or None
+    except Exception:
+        return None
+
+
 def cmd_grade(args):
-    from . import engine as classroom
+    from pathlib import Path
+
+    from . import grade
+    from .results import STATUS_OK, fmt
 
     if not os.path.isdir(args.submissions):
         print(f"{args.submissions}: not a folder", file=sys.stderr)
         return 2
-    result = classroom.grade_class(
-        args.submissions, course_root=_root(args), jobs=args.jobs, out_csv=args.out,
-        feedback_dir=None if args.no_feedback else args.feedback, feedback=not args.no_feedback,
-        cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, chapters=args.chapters,
-        gradebook=args.gradebook, work_dir=args.work,
-    )
+    root = _root(args)
+    try:
+        result = grade.grade_class(
+            args.submissions, course_root=root, jobs=args.jobs, out_csv=args.out,
+            feedback_dir=None if args.no_feedback else args.feedback, feedback=not args.no_feedback,
+            cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, chapters=args.chapters,
+            gradebook=args.gradebook, course_id=args.course_id or _course_id(root), work_dir=args.work,
+            use_sandbox=not args.no_sandbox,
+        )
+    except grade.SandboxUnavailable as exc:
+        print(f"lstm-course grade: {exc}", file=sys.stderr)
+        return 2
     maxima = result.max_points()
-    flagged = [s for s in result.students if s.status() != classroom.STATUS_OK]
+    flagged = [s for s in result.students if s.status() != STATUS_OK]
     print(f"graded {len(result.students)} students in {result.seconds:.0f} s; "
-          f"chapters: {', '.join(f'{c} (/{classroom._fmt(maxima[c])})' for c in result.chapters) or 'none'}")
-    print(f"wrote {args.out}" + ("" if args.no_feedback else f" and feedback in {args.feedback}/"))
+          f"chapters: {', '.join(f'{c} (/{fmt(maxima[c])})' for c in result.chapters) or 'none'}")
+    print(f"wrote {args.out}" + ("" if args.no_feedback else f" and feedback in {Path(args.feedback)}"))
     if flagged:
         print(f"{len(flagged)} students have a status other than ok:")
         for student in flagged:
@@ -157,11 +182,11 @@ def cmd_grade(args):
 
 
 def cmd_check(args):
-    from . import engine as classroom
+    from . import report
 
     root = _root(args) if args.course else None
-    return classroom.check(args.paths, course_root=root, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                           notebook_timeout=args.notebook_timeout)
+    return report.check(args.paths, course_root=root, jobs=args.jobs, cell_timeout=args.cell_timeout,
+                        notebook_timeout=args.notebook_timeout)
 
 
 def cmd_lab(args):
@@ -182,6 +207,9 @@ def main(argv=None):
         args.lab_args = argv[1:]
     else:
         args = parser.parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         code = args.handler(args)
     except FileNotFoundError as exc:

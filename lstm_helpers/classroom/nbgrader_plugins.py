@@ -28,17 +28,19 @@ import copy
 import json
 import math
 import os
-import sys
 import time
-import traceback
 
+from jupyter_core.utils import run_sync
 from nbformat.notebooknode import NotebookNode
-from traitlets import Integer, Unicode
+from traitlets import Dict, Integer, Unicode
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 from traitlets.utils.importstring import import_item
 
+from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbgrader.preprocessors import ClearHiddenTests, Execute
+
+from . import codec, verdicts
 
 try:  # nbclient is what nbgrader's Execute runs on
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -51,6 +53,8 @@ KERNEL_DIED = "GraderKernelDied"
 KERNEL_DEAF = "GraderKernelUnresponsive"
 OUT_OF_TIME = "GraderTimeBudget"
 TRUNCATED_MARK = "[output truncated by the grader:"
+#: Cell metadata key that staging sets on markdown and raw cells a learner added or changed.
+LEARNER_CELL = "lstm_course_learner_cell"
 
 
 def _now():
@@ -96,6 +100,7 @@ class GuardedExecute(Execute):
         self._restarts = 0
         self._used = {}
         self._replaying = False
+        self._gone = None  # why no kernel can run the rest of the notebook
         self.shutdown_kernel = "immediate"
         return super().preprocess(nb, resources, km)
 
@@ -171,6 +176,8 @@ class GuardedExecute(Execute):
                 code = process.poll()
         if code is None:
             return "the kernel process died"
+        if 128 < code <= 128 + 64:  # a sandbox (or a shell) reports a kernel killed by signal N as 128 + N
+            code = 128 - code
         if code < 0:
             import signal
 
@@ -184,18 +191,34 @@ class GuardedExecute(Execute):
         return f"the kernel exited with code {code}"
 
     def _fresh_kernel(self):
-        """Throw the current kernel away (whatever its state) and start a new one."""
+        """Throw the current kernel away (whatever its state) and start a new one.
+
+        Returns False (and marks the rest of the notebook as not run) when no
+        new kernel could be started, or after ``max_restarts``.
+        """
         self._restarts += 1
         if self._restarts > self.max_restarts:
-            raise RuntimeError(f"gave up after {self.max_restarts} kernel restarts")
+            self._gone = f"gave up after {self.max_restarts} kernel restarts"
+            return False
         try:
             self._cleanup_kernel()
         except Exception as exc:  # a dead kernel can fail to clean up; a new one is all we need
             self.log.warning("cleaning up the old kernel failed: %s", exc)
-        self.km = self.kc = None
-        self.km = self.create_kernel_manager()
-        self.start_new_kernel()
-        self.start_new_kernel_client()
+        for attempt in range(3):
+            self.kc = None
+            self.km = self.create_kernel_manager()
+            try:
+                self.start_new_kernel()
+                self.start_new_kernel_client()
+                return True
+            except Exception as exc:
+                self.log.warning("a fresh kernel did not start (attempt %d): %s", attempt + 1, exc)
+                try:
+                    self._cleanup_kernel()
+                except Exception:
+                    pass
+        self._gone = "no fresh kernel could be started after the last one died"
+        return False
 
     def _replay(self):
         """Run again, in the fresh kernel, the cells that completed before."""
@@ -214,8 +237,7 @@ class GuardedExecute(Execute):
                         self._replaying = False
                         self._event("replay-failed", index, "this cell lost the kernel when run again; "
                                     "later cells run without it")
-                        self._fresh_kernel()
-                        redo = True
+                        redo = self._fresh_kernel()
                         break
                     finally:
                         self.nb.cells[index] = original
@@ -223,6 +245,15 @@ class GuardedExecute(Execute):
                 self._replaying = False
             if not redo:
                 return
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        seal = getattr(self.km, "seal", None)
+        if seal is not None:
+            seal()
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def _kernel_answers(self, seconds=3):
         """True when the kernel runs an empty cell within ``seconds`` (it is not stuck in the last one)."""
@@ -240,8 +271,20 @@ class GuardedExecute(Execute):
         return False
 
     def preprocess_cell(self, cell, resources, index):
+        return self._run(cell, resources, index, remember=True)
+
+    def _run(self, cell, resources, index, remember):
+        """Run ``cell`` as cell ``index`` with the budget, the cap and crash recovery.
+
+        ``remember``: replay this cell in a fresh kernel after a later crash
+        (the grader's own requests are not replayed).
+        """
         if cell.cell_type != "code" or not cell.source.strip():
             return super().preprocess_cell(cell, resources, index)
+        if self._gone:
+            cell.outputs = [_error_output(OUT_OF_TIME, f"not run: {self._gone}")]
+            self._event("not-run", index, self._gone)
+            return cell, resources
         if _now() >= self._deadline:
             cell.outputs = [_error_output(OUT_OF_TIME, f"not run: the notebook used up its grading time "
                                           f"budget of {self.notebook_timeout} s")]
@@ -254,26 +297,160 @@ class GuardedExecute(Execute):
             cell.outputs.append(_error_output(KERNEL_DIED, f"{why} while running this cell, so it earns no "
                                               "points; the cells after it were graded in a fresh kernel"))
             self._event("crash", index, why)
-            self._fresh_kernel()
-            self._replay()
+            if self._fresh_kernel():
+                self._replay()
             return cell, resources
         except CellTimeoutError as exc:
             # The reply came but the outputs did not, or the kernel ignored the interrupt.
             if self._kernel_answers():
                 cell.outputs.append(_error_output(KERNEL_DEAF, f"the grader lost this cell's output ({exc})"))
                 self._event("timeout", index, "output did not arrive in time")
-                self._completed.append(index)
+                if remember:
+                    self._completed.append(index)
                 return cell, resources
             cell.outputs.append(_error_output(KERNEL_DEAF, "this cell ran past its time limit and ignored the "
                                               "interrupt, so its kernel was replaced; it earns no points"))
             self._event("hang", index, "ignored the interrupt after the per-cell timeout")
-            self._fresh_kernel()
-            self._replay()
+            if self._fresh_kernel():
+                self._replay()
             return cell, resources
         if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             self._event("timeout", index, f"stopped after the per-cell limit of {self._get_timeout(cell)} s")
-        self._completed.append(index)
+        if remember:
+            self._completed.append(index)
         return cell, resources
+
+
+class TrustedExecute(GuardedExecute):
+    """:class:`GuardedExecute` whose graded test cells are judged outside the kernel.
+
+    Every cell of the notebook runs in the learner's kernel as usual, except
+    the graded test cells listed in ``test_plan``: for those the checks run
+    here, in the grading process (:func:`lstm_helpers.classroom.verdicts.judge`),
+    and the kernel is only asked to call the learner's functions on inputs
+    chosen here. The cell's outputs are written by the grader: a line that
+    says it passed, or an error with the message that names the likely
+    mistake, so nbgrader scores the cell from the grader's verdict alone.
+    ``verdicts_file`` receives one JSON line per judged cell.
+    """
+
+    test_plan = Dict(help="{grade_id: [[exercise, answer name], ...]} of the graded test cells").tag(config=True)
+    verdicts_file = Unicode("", help="File that receives one JSON line per judged test cell.").tag(config=True)
+    max_reply_bytes = Integer(64_000_000, help="Largest reply a kernel may send for one request.").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._answer_errors = {}
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        meta = cell.metadata.get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") and grade_id in self.test_plan:
+            return self._judge_cell(cell, resources, index, grade_id)
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        if meta.get("solution") and cell.cell_type == "code":
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if errors:
+                self._answer_errors[grade_id] = errors[-1].get("ename", "")
+        return cell, resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        if self._asking is not None and msg["msg_type"] == "display_data" \
+                and codec.MIME in msg["content"].get("data", {}):
+            size = len(msg["content"]["data"][codec.MIME])
+            if size <= self.max_reply_bytes:
+                return Execute.output(self, outs, msg, display_id, cell_index)
+            self._asking["too_large"] = size
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    _asking = None
+
+    def _ask(self, call, index, resources):
+        """``ask(kind, trials)`` for :func:`verdicts.judge`: run one request cell in the kernel."""
+
+        def ask(kind, trials):
+            request = verdicts.new_request(call, kind, trials)
+            request_cell = NotebookNode(cell_type="code", source=verdicts.request_source(request), metadata={},
+                                        outputs=[], execution_count=None, id=f"lstm-course-{request['nonce']}")
+            original = self.nb.cells[index]
+            saved_used = self._used.pop(index, None)
+            self._asking = {}
+            try:
+                self._run(request_cell, resources, index, remember=False)
+                too_large = self._asking.get("too_large")
+            finally:
+                self._asking = None
+                self.nb.cells[index] = original
+                self._used.pop(index, None)
+                if saved_used is not None:
+                    self._used[index] = saved_used
+            if too_large:
+                raise verdicts.KernelTrouble(f"{call.answer} returned {too_large} bytes, more than the grader "
+                                             "accepts")
+            reply = verdicts.read_reply(request_cell.outputs, request)
+            if reply is not None:
+                return reply
+            errors = [o for o in request_cell.outputs if o.get("output_type") == "error"]
+            if errors:
+                last = errors[-1]
+                raise verdicts.KernelTrouble(_trouble_text(call, last.get("ename", ""), last.get("evalue", "")))
+            raise verdicts.KernelTrouble(f"the kernel gave no answer while the grader ran {call.answer}")
+
+        return ask
+
+    def _judge_cell(self, cell, resources, index, grade_id):
+        cell.outputs = []
+        if _now() >= self._deadline:
+            cell.outputs = [_error_output(OUT_OF_TIME, f"not run: the notebook used up its grading time "
+                                          f"budget of {self.notebook_timeout} s")]
+            self._event("not-run", index, f"notebook time budget of {self.notebook_timeout} s spent")
+            return cell, resources
+        results = []
+        for exercise, answer in self.test_plan[grade_id]:
+            call = verdicts.Call(exercise, answer)
+            verdict = verdicts.judge(call, self._ask(call, index, resources))
+            if verdict.outcome == "missing":
+                answer_error = next((e for g, e in self._answer_errors.items() if g == exercise), None)
+                if answer_error == "NotImplementedError":
+                    verdict = verdicts.Verdict(verdict.exercise, "not attempted",
+                                               "not attempted yet (raise NotImplementedError is still there)")
+                else:
+                    verdict.outcome = "failed"
+                    if answer_error:
+                        verdict.message = f"your answer cell raised {answer_error}, so {answer} is not defined"
+            results.append(verdict)
+            if not verdict.passed:
+                break
+        failed = next((v for v in results if not v.passed), None)
+        if failed is None:
+            names = ", ".join(v.exercise for v in results)
+            cell.outputs = [NotebookNode(output_type="stream", name="stdout",
+                                         text=f"✔ {names}: passed the visible and the hidden tests "
+                                              "(the grader ran them outside your notebook)\n")]
+        elif failed.outcome == "not attempted":
+            cell.outputs = [_error_output("NotImplementedError", failed.message)]
+        else:
+            cell.outputs = [_error_output("CheckFailed", failed.message)]
+        record = {"grade_id": grade_id, "cell": index,
+                  "verdicts": [{"exercise": v.exercise, "outcome": v.outcome, "message": v.message,
+                                "visible_passed": v.visible_passed} for v in results]}
+        if self.verdicts_file:
+            with open(self.verdicts_file, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+        return cell, resources
+
+
+def _trouble_text(call, ename, evalue):
+    if ename == KERNEL_DIED:
+        return f"{evalue} (while the grader ran {call.answer})"
+    if ename in ("CellTimeoutError", KERNEL_DEAF):
+        return f"{call.answer} was stopped by the per-cell time limit while the grader ran it (an endless loop?)"
+    if ename == OUT_OF_TIME:
+        return evalue
+    if ename == "KeyboardInterrupt":
+        return f"{call.answer} was interrupted by the per-cell time limit while the grader ran it (an endless loop?)"
+    return f"the grader could not run {call.answer}: {ename}: {evalue}"
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -296,6 +473,24 @@ class HideHiddenTests(ClearHiddenTests):
         return cell, resources
 
 
+class SafeOutputs(SanitizeHTML):
+    """For feedback: what learners wrote or printed cannot run scripts in the reader's browser.
+
+    Code outputs lose scripts and any mimetype that could run code (HTML and
+    markdown are cleaned with bleach), and so do the markdown cells learners
+    wrote: their answers, and cells staging marked as not the course's
+    (:data:`LEARNER_CELL`). The course's own markdown is left as written.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code":
+            cell.outputs = self.sanitize_code_outputs(cell.get("outputs", []))
+        elif cell.cell_type in ("markdown", "raw") and (cell.metadata.get(LEARNER_CELL)
+                                                        or cell.metadata.get("nbgrader", {}).get("solution")):
+            cell.source = self.sanitize_html_tags(cell.source)
+        return cell, resources
+
+
 def _classes(preprocessors):
     """A preprocessor list with dotted names ("nbgrader.preprocessors.GetGrades") imported as classes."""
     return [import_item(p) if isinstance(p, str) else p for p in preprocessors]
@@ -313,13 +508,18 @@ def _replace_in_list(items, old, new, after=None):
     return items
 
 
-def grading_config(course_root, private_root, *, cell_timeout=None, notebook_timeout=None,
-                   events_file="", max_output_bytes=None):
+def grading_config(course_root, private_root, *, cell_timeout=None, notebook_timeout=None, events_file="",
+                   verdicts_file="", test_plan=None, sandbox=None, max_output_bytes=None):
     """The traitlets Config a worker grades with.
 
     The course's own ``nbgrader_config.py`` (per-cell timeout, restored
     cells, ignore patterns, ...) with the course folder moved to the private
-    folder and the grader's preprocessors swapped in.
+    folder and the grader's preprocessors swapped in: :class:`TrustedExecute`
+    for nbgrader's ``Execute`` (judging the test cells of ``test_plan``
+    outside the kernel) and :class:`HideHiddenTests` in the feedback.
+    ``sandbox``: ``{"spec": {...}, "root": folder}`` to start kernels in a
+    bubblewrap sandbox (:class:`~lstm_helpers.classroom.sandbox.SandboxKernelManager`),
+    or None to start them as ordinary processes.
     """
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.converters import Autograde, GenerateFeedback
@@ -334,18 +534,31 @@ def grading_config(course_root, private_root, *, cell_timeout=None, notebook_tim
     cfg.CourseDirectory.source_directory = "source"
     cfg.CourseDirectory.release_directory = "release"
     cfg.CourseDirectory.db_url = "sqlite:///" + os.path.join(private_root, "gradebook.db")
+    cfg.CourseDirectory.course_id = ""
     cfg.OverwriteCells.add_missing_cells = True
 
     autograde = _classes(cfg.Autograde.get("autograde_preprocessors") or
                          Autograde.class_traits()["autograde_preprocessors"].default())
-    cfg.Autograde.autograde_preprocessors = [GuardedExecute if p is Execute else p for p in autograde]
+    cfg.Autograde.autograde_preprocessors = [TrustedExecute if p is Execute else p for p in autograde]
     feedback = _classes(cfg.GenerateFeedback.get("preprocessors") or
                         GenerateFeedback.class_traits()["preprocessors"].default() or
                         [GetGrades, CSSHTMLHeaderPreprocessor])
     if HideHiddenTests not in feedback:
         feedback = _replace_in_list(feedback, ClearHiddenTests, HideHiddenTests, after=GetGrades)
+    if SafeOutputs not in feedback:  # a learner's HTML output must not run scripts in a reader's browser
+        feedback = _replace_in_list(feedback, None, SafeOutputs, after=HideHiddenTests)
     cfg.GenerateFeedback.preprocessors = feedback
+    executor_config(cfg, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, events_file=events_file,
+                    verdicts_file=verdicts_file, test_plan=test_plan, sandbox=sandbox,
+                    max_output_bytes=max_output_bytes)
+    # Smaller captured tracebacks in the autograded notebook and the feedback.
+    cfg.LimitOutput.max_lines = min(int(cfg.LimitOutput.get("max_lines", 1000)), 1000)
+    return cfg
 
+
+def executor_config(cfg, *, cell_timeout=None, notebook_timeout=None, events_file="", verdicts_file="",
+                    test_plan=None, sandbox=None, max_output_bytes=None):
+    """Add the settings of :class:`TrustedExecute` (and of its sandbox) to ``cfg``; returns ``cfg``."""
     if cell_timeout:
         cfg.Execute.timeout = int(cell_timeout)
     cfg.Execute.interrupt_on_timeout = True
@@ -355,225 +568,13 @@ def grading_config(course_root, private_root, *, cell_timeout=None, notebook_tim
     if max_output_bytes:
         cfg.GuardedExecute.max_output_bytes = int(max_output_bytes)
     cfg.GuardedExecute.events_file = events_file
-    # Smaller captured tracebacks in the autograded notebook and the feedback.
-    cfg.LimitOutput.max_lines = min(int(cfg.LimitOutput.get("max_lines", 1000)), 1000)
+    cfg.TrustedExecute.verdicts_file = verdicts_file
+    cfg.TrustedExecute.test_plan = {grade_id: [[c.exercise, c.answer] for c in calls]
+                                    for grade_id, calls in (test_plan or {}).items()}
+    if sandbox is not None:
+        from .sandbox import SandboxKernelManager
+
+        cfg.TrustedExecute.kernel_manager_class = SandboxKernelManager
+        cfg.SandboxKernelManager.sandbox_spec = sandbox["spec"]
+        cfg.SandboxKernelManager.sandbox_root = str(sandbox["root"])
     return cfg
-
-
-# ---------------------------------------------------------------------------
-# Worker: grade one private course folder per request
-# ---------------------------------------------------------------------------
-
-def _outputs_text(cell, name):
-    return "".join(o.get("text", "") for o in cell.get("outputs", [])
-                   if o.get("output_type") == "stream" and o.get("name") == name)
-
-
-def _errors(cell):
-    return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-
-
-def summarize_autograded(nb, grades):
-    """Per-test outcome and per-cell events read from an autograded notebook.
-
-    ``grades``: ``{grade_id: (score, max_score, needs_manual_grade)}`` from
-    the gradebook. Returns ``(tests, answer_errors)``.
-    """
-    tests, answer_errors, last_answer = [], {}, None
-    for index, cell in enumerate(nb.cells):
-        meta = cell.metadata.get("nbgrader", {})
-        grade_id = meta.get("grade_id")
-        if cell.cell_type != "code":
-            continue
-        errors = _errors(cell)
-        if meta.get("solution"):
-            last_answer = grade_id
-            if errors:
-                answer_errors[grade_id] = f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}"
-            continue
-        if not (meta.get("grade") and grade_id in grades):
-            if errors and grade_id is None:
-                answer_errors.setdefault(f"cell {index}", f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}")
-            continue
-        score, max_score, manual = grades[grade_id]
-        enames = [e.get("ename") for e in errors]
-        stdout, stderr = _outputs_text(cell, "stdout"), _outputs_text(cell, "stderr")
-        visible_passed = "all visible checks passed" in stdout
-        if not errors and not stderr:
-            outcome, message = ("passed" if score is not None and score >= max_score else "partial"), ""
-        elif KERNEL_DIED in enames:
-            outcome, message = "crash", errors[enames.index(KERNEL_DIED)].get("evalue", "")
-        elif "CellTimeoutError" in enames or KERNEL_DEAF in enames:
-            outcome, message = "timeout", "stopped by the per-cell time limit (an endless loop?)"
-        elif OUT_OF_TIME in enames:
-            outcome, message = "not run", errors[enames.index(OUT_OF_TIME)].get("evalue", "")
-        elif enames and enames[-1] == "NotImplementedError":
-            outcome, message = "not attempted", "not attempted yet (raise NotImplementedError is still there)"
-        elif errors:
-            outcome = "failed"
-            last = errors[-1]
-            message = str(last.get("evalue", "")) if last.get("ename") in ("CheckFailed", "AssertionError", "ReferenceUsed") \
-                else f"{last.get('ename')}: {last.get('evalue')}"
-            answer_error = answer_errors.get(last_answer) if last_answer else None
-            if answer_error and last.get("ename") == "NameError":
-                message = f"your answer cell raised {answer_error}"
-            if visible_passed:
-                message = f"passes the visible check but not the hidden tests: {message}"
-        else:
-            outcome, message = "failed", "wrote to stderr, which nbgrader scores 0: " + stderr.strip().splitlines()[0][:300]
-        tests.append({"grade_id": grade_id, "cell": index, "score": score, "max": max_score,
-                      "needs_manual_grade": bool(manual), "outcome": outcome, "message": message.strip(),
-                      "visible_passed": visible_passed})
-    return tests, answer_errors
-
-
-def _read_grades(db_url, chapter, student):
-    from nbgrader.api import Gradebook
-
-    with Gradebook(db_url) as gb:
-        notebook = gb.find_submission_notebook(chapter, chapter, student)
-        return {g.name: (g.score, g.max_score, g.needs_manual_grade) for g in notebook.grades}
-
-
-def _tail(text, lines=25):
-    return "\n".join((text or "").strip().splitlines()[-lines:])
-
-
-def grade_task(task):
-    """Autograde (and write feedback for) every chapter of one private course folder.
-
-    ``task`` keys: ``dir`` (the private course folder), ``course`` (the
-    course folder), ``student``, ``chapters``, ``feedback`` (bool),
-    ``cell_timeout``, ``notebook_timeout``, ``max_output_bytes``. Writes
-    ``<dir>/results/<chapter>.json`` after each chapter, so a worker killed
-    later keeps the chapters it finished.
-    """
-    import nbformat
-    from nbgrader.converters import Autograde, GenerateFeedback
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.utils import capture_log
-
-    root, student = task["dir"], task["student"]
-    results_dir = os.path.join(root, "results")
-    os.makedirs(results_dir, exist_ok=True)
-    for chapter in task["chapters"]:
-        started = time.time()
-        events_file = os.path.join(results_dir, f"{chapter}.events.jsonl")
-        cfg = grading_config(task["course"], root, cell_timeout=task.get("cell_timeout"),
-                             notebook_timeout=task.get("notebook_timeout"), events_file=events_file,
-                             max_output_bytes=task.get("max_output_bytes"))
-        result = {"chapter": chapter, "graded": False, "error": None, "tests": [], "events": [],
-                  "answer_errors": {}, "feedback": None}
-        try:
-            coursedir = CourseDirectory(config=cfg)
-            coursedir.assignment_id, coursedir.student_id = chapter, student
-            app = Autograde(coursedir=coursedir, config=cfg)
-            app.force, app.create_student = True, True
-            outcome = capture_log(app)
-            result["autograde_seconds"] = round(time.time() - started, 3)
-            autograded = os.path.join(root, "autograded", student, chapter, f"{chapter}.ipynb")
-            if not outcome["success"] or not os.path.isfile(autograded):
-                result["error"] = _tail(outcome.get("error") or outcome.get("log") or "nbgrader autograde failed")
-            else:
-                grades = _read_grades(cfg.CourseDirectory.db_url, chapter, student)
-                nb = nbformat.read(autograded, as_version=4)
-                result["tests"], result["answer_errors"] = summarize_autograded(nb, grades)
-                result["graded"] = True
-                if task.get("feedback", True):
-                    coursedir = CourseDirectory(config=cfg)
-                    coursedir.assignment_id, coursedir.student_id = chapter, student
-                    fb_cfg = Config()
-                    fb_cfg.HTMLExporter.template_name = "feedback"
-                    app = GenerateFeedback(coursedir=coursedir, config=cfg)
-                    app.update_config(fb_cfg)
-                    app.force = True
-                    feedback_started = time.time()
-                    fb = capture_log(app)
-                    result["feedback_seconds"] = round(time.time() - feedback_started, 3)
-                    html = os.path.join(root, "feedback", student, chapter, f"{chapter}.html")
-                    if fb["success"] and os.path.isfile(html):
-                        result["feedback"] = html
-                    else:
-                        result["feedback_error"] = _tail(fb.get("error") or fb.get("log"))
-        except Exception:
-            result["error"] = _tail(traceback.format_exc())
-        if os.path.isfile(events_file):
-            with open(events_file, encoding="utf-8") as fh:
-                result["events"] = [json.loads(line) for line in fh if line.strip()]
-        result["seconds"] = round(time.time() - started, 3)
-        tmp = os.path.join(results_dir, f"{chapter}.json.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(result, fh)
-        os.replace(tmp, os.path.join(results_dir, f"{chapter}.json"))
-
-
-def build_template(course_root, template_dir, chapters):
-    """Run ``nbgrader generate_assignment`` (with a gradebook) for ``chapters`` into ``template_dir``.
-
-    ``template_dir`` must already hold ``source`` (the course's solutions).
-    Returns a list of error strings (empty on success).
-    """
-    from nbgrader.converters import GenerateAssignment
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.utils import capture_log
-
-    cfg = grading_config(course_root, template_dir)
-    errors = []
-    for chapter in chapters:
-        coursedir = CourseDirectory(config=cfg)
-        coursedir.assignment_id = chapter
-        app = GenerateAssignment(coursedir=coursedir, config=cfg)
-        app.force, app.create_assignment = True, True
-        outcome = capture_log(app)
-        if not outcome["success"]:
-            errors.append(f"{chapter}: " + _tail(outcome.get("error") or outcome.get("log")))
-    return errors
-
-
-def _exit_with_parent():
-    """Stop this worker (and so, through their own watch, its kernels) if the grading process dies."""
-    import threading
-
-    parent = os.getppid()
-
-    def watch():
-        while True:
-            time.sleep(2)
-            if os.getppid() != parent:
-                os._exit(3)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def serve():
-    """Worker loop: one JSON task per stdin line, one JSON reply line per task.
-
-    The reply channel is a private copy of the original stdout; anything
-    printed while grading goes to stderr (the worker's log).
-    """
-    reply = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    _exit_with_parent()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        task = json.loads(line)
-        try:
-            if task.get("kind") == "template":
-                errors = build_template(task["course"], task["dir"], task["chapters"])
-                answer = {"ok": not errors, "errors": errors}
-            else:
-                grade_task(task)
-                answer = {"ok": True}
-        except Exception:
-            answer = {"ok": False, "errors": [traceback.format_exc()]}
-        reply.write(json.dumps(answer) + "\n")
-        reply.flush()
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
-        serve()
-    else:
-        sys.exit("usage: python -m lstm_helpers.classroom.nbgrader_plugins --serve  (started by lstm_helpers.classroom)")

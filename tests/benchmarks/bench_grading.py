@@ -1,16 +1,14 @@
-"""Class-size benchmark of ``lstm-course grade`` (a script, not collected by pytest).
+"""Class-size benchmark of ``lstm-course grade``: what the sandbox costs (a script, not collected by pytest).
 
-    .venv/bin/python tests/benchmarks/bench_grading.py [--students 50] [--jobs 1 2] [--no-feedback]
+    .venv/bin/python tests/benchmarks/bench_grading.py [--students 20] [--rounds 2] [--jobs 2] [--no-feedback]
 
 Makes a synthetic class (every chapter for every student; each answer is the
 solution, left unattempted, or a mutant from tests/mutants/, drawn with a
-fixed seed), then measures
-
-* seconds per student when grading with 1 worker and with 2 (nbgrader
-  autograde + generate_feedback, as ``grade`` does by default), and the
-  speed-up;
-* seconds per student to execute the same notebooks bare with nbclient, one
-  after the other, and the grader's overhead against that.
+fixed seed), then grades it with ``lstm-course grade`` with and without
+``--no-sandbox``, each run a process of its own, alternating, ``--rounds``
+times, and reports seconds per student for the best run of each and their
+ratio (target: the sandbox costs at most 10 %). Every run must give the same
+scores: the benchmark checks that the CSVs agree.
 """
 
 import argparse
@@ -56,40 +54,33 @@ def make_class(folder, students, seed=0):
     return sorted(folder.glob("*.ipynb"))
 
 
-def grade(folder, jobs, feedback, work):
-    from lstm_helpers.classroom import engine as classroom
+def grade(folder, jobs, feedback, out, sandboxed):
+    """One ``lstm-course grade`` run in a process of its own; its wall time in seconds."""
+    import subprocess
 
+    command = [sys.executable, "-m", "lstm_helpers.classroom.cli", "grade", str(folder), "--jobs", str(jobs),
+               "--out", str(out / "grades.csv"), "--course", str(ROOT)]
+    command += ["--feedback", str(out / "feedback")] if feedback else ["--no-feedback"]
+    if not sandboxed:
+        command.append("--no-sandbox")
     started = time.monotonic()
-    result = classroom.grade_class(folder, ROOT, jobs=jobs, out_csv=work / f"grades-{jobs}.csv",
-                                   feedback_dir=(work / f"feedback-{jobs}") if feedback else None,
-                                   feedback=feedback, log=lambda text: None)
-    seconds = time.monotonic() - started
-    broken = [s.student for s in result.students if any(c.state not in ("graded",) for c in s.chapters.values())]
-    return seconds, result, broken
-
-
-def bare(notebooks, timeout):
-    """Execute every notebook with nbclient, one after the other, in its own folder."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    started = time.monotonic()
-    for path in notebooks:
-        nb = nbformat.read(str(path), as_version=4)
-        # Immediate kernel shutdown, as the grader's executor does: nbclient's default graceful
-        # shutdown costs about a second per notebook, which would flatter the grader.
-        client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
-                                shutdown_kernel="immediate", resources={"metadata": {"path": str(path.parent)}})
-        client.execute()
+    subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
     return time.monotonic() - started
+
+
+def scores(csv_path):
+    import csv
+
+    with open(csv_path, newline="") as fh:
+        return {row["student"]: row["total"] for row in csv.DictReader(fh)}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--students", type=int, default=50)
-    parser.add_argument("--jobs", type=int, nargs="*", default=[1, 2], help="worker counts to time (none: skip)")
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--no-feedback", action="store_true")
-    parser.add_argument("--no-bare", action="store_true")
     parser.add_argument("--keep", metavar="DIR", help="keep the class and the results here")
     args = parser.parse_args(argv)
 
@@ -101,28 +92,29 @@ def main(argv=None):
     folder.mkdir()
     notebooks = make_class(folder, args.students)
     names = chapters()
-    print(f"class: {args.students} students x {len(names)} chapters ({', '.join(names)}) = {len(notebooks)} notebooks")
+    print(f"class: {args.students} students x {len(names)} chapters = {len(notebooks)} notebooks; "
+          f"--jobs {args.jobs}, {'no ' if args.no_feedback else ''}feedback")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
 
-    from lstm_helpers.classroom import engine as classroom
+    from lstm_helpers.classroom.template import ensure_template
 
-    classroom.ensure_template(ROOT)  # build it outside the timings
-    per_student = {}
-    for jobs in args.jobs:
-        seconds, result, broken = grade(folder, jobs, not args.no_feedback, work)
-        per_student[jobs] = seconds / args.students
-        print(f"grade --jobs {jobs}: {seconds:7.1f} s  = {per_student[jobs]:.2f} s per student"
-              f"  ({len(result.students)} rows{'; not graded: ' + ', '.join(broken[:5]) if broken else ''})")
-    if 1 in per_student and 2 in per_student:
-        print(f"speed-up with 2 workers: {per_student[1] / per_student[2]:.2f}x")
-    if not args.no_bare:
-        seconds = bare(notebooks, timeout=60)
-        bare_per_student = seconds / args.students
-        print(f"bare nbclient, 1 process: {seconds:7.1f} s  = {bare_per_student:.2f} s per student")
-        if 1 in per_student:
-            print(f"grader overhead vs bare nbclient (1 worker): "
-                  f"{per_student[1] / bare_per_student - 1:+.0%} "
-                  f"({per_student[1] - bare_per_student:+.2f} s per student)")
+    ensure_template(ROOT)  # built once, outside the timings
+    times = {True: [], False: []}
+    results = {}
+    for round_ in range(args.rounds):
+        for sandboxed in (True, False) if round_ % 2 == 0 else (False, True):
+            out = work / f"run-{round_}-{'sandbox' if sandboxed else 'plain'}"
+            seconds = grade(folder, args.jobs, not args.no_feedback, out, sandboxed)
+            times[sandboxed].append(seconds)
+            results.setdefault(sandboxed, scores(out / "grades.csv"))
+            print(f"  round {round_ + 1}: {'sandbox   ' if sandboxed else 'no sandbox'} {seconds:7.1f} s "
+                  f"= {seconds / args.students:.2f} s per student (load {os.getloadavg()[0]:.1f})")
+    best = {k: min(v) / args.students for k, v in times.items()}
+    ratio = best[True] / best[False]
+    print(f"best: sandbox {best[True]:.2f} s per student, no sandbox {best[False]:.2f} s per student; "
+          f"ratio {ratio:.3f} (target at most 1.10: {'met' if ratio <= 1.10 else 'MISSED'})")
+    print("scores agree between the two" if results[True] == results[False]
+          else f"SCORES DIFFER: {[s for s in results[True] if results[True][s] != results[False].get(s)][:10]}")
     print(f"load average at the end {os.getloadavg()[0]:.1f} (other processes on the machine skew all figures)")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
