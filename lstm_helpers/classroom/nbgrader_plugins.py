@@ -30,7 +30,6 @@ import math
 import os
 import time
 
-from jupyter_core.utils import run_sync
 from nbformat.notebooknode import NotebookNode
 from traitlets import Dict, Integer, Unicode
 from traitlets.config import Config
@@ -246,19 +245,9 @@ class GuardedExecute(Execute):
             if not redo:
                 return
 
-    async def async_start_new_kernel_client(self):
-        kc = await super().async_start_new_kernel_client()
-        seal = getattr(self.km, "seal", None)
-        if seal is not None:
-            seal()
-        return kc
-
-    start_new_kernel_client = run_sync(async_start_new_kernel_client)
-
     def _kernel_answers(self, seconds=3):
         """True when the kernel runs an empty cell within ``seconds`` (it is not stuck in the last one)."""
-        from jupyter_core.utils import run_sync
-
+        
         try:
             msg_id = self.kc.execute("pass", silent=True, store_history=False)
             deadline = _now() + seconds

@@ -519,11 +519,25 @@ class SandboxKernelManager(AsyncKernelManager):
             os.chown(self._ipc_dir, uid, uid)  # the kernel creates its sockets here...
         return cmd, kw
 
-    def seal(self):
-        """Once the kernel is up, take its socket folder back, so it cannot fill it (grading as root only)."""
-        if self._ipc_dir and os.geteuid() == 0:
-            os.chown(self._ipc_dir, 0, 0)
-            os.chmod(self._ipc_dir, 0o711)
+    async def _async_post_start_kernel(self, **kw):
+        await super()._async_post_start_kernel(**kw)
+        await self._seal()
+
+    async def _seal(self, seconds=60):
+        """Once the kernel has bound its sockets, take its socket folder back (grading as root only),
+        so that nothing more can be written there."""
+        import asyncio
+
+        if not self._ipc_dir or os.geteuid() != 0:
+            return
+        ports = (self.shell_port, self.iopub_port, self.stdin_port, self.control_port, self.hb_port)
+        sockets = [f"{self.ip}-{port}" for port in ports]
+        for _ in range(int(seconds * 20)):
+            if all(os.path.exists(path) for path in sockets) or not self.has_kernel:
+                break
+            await asyncio.sleep(0.05)
+        os.chown(self._ipc_dir, 0, 0)
+        os.chmod(self._ipc_dir, 0o711)
 
     def client(self, **kwargs):
         import zmq

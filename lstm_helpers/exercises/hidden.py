@@ -1,17 +1,18 @@
-"""Hidden tests: the graders' check of an answer on fresh random inputs.
+"""Hidden tests inside the notebook: feedback for learners who run them themselves.
 
-A hidden test cell holds one line, ``hidden_check("name", name)``. It
+A hidden test cell holds one line, ``hidden_check("name", name)``. When a
+learner runs it (self-study, or nbgrader's Validate button), it
 
-* loads a private, freshly imported copy of the checks and references, so an
-  answer that replaced ``lstm_helpers.checks`` functions (or ``np.allclose``,
-  which the checks never use) changes nothing;
+* loads a private, freshly imported copy of the checks and references;
 * draws inputs and shapes from the operating system's entropy, so answers
   hard-coded for the visible tests' inputs fail;
-* makes the exercise's own reference raise while the answer runs, so an
-  answer that calls ``lstm_helpers`` instead of computing fails;
-* like the visible checks, turns any warning the answer emits into a
-  failure with a message (under nbgrader, text on stderr would score the
-  cell 0 without saying why).
+* makes the exercise's own reference raise while the answer runs;
+* turns any warning the answer emits into a failure with a message.
+
+This runs in the learner's kernel, so it is feedback, not a defence: under
+``lstm-course grade`` and ``lstm-course check`` the test cells are not run in
+the kernel at all, and the same checks run in the grading process instead
+(:mod:`lstm_helpers.classroom.verdicts`).
 """
 
 import importlib
