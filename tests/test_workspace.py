@@ -617,6 +617,9 @@ def test_lstm_course_update_on_the_command_line(answered, tmp_path):
     print(dry.stdout, real.stdout, sep="\n")
     assert dry.returncode == 0 and real.returncode == 0, dry.stderr + real.stderr
     assert f"Workspace: {ws.path}" in real.stdout and "02_rnn: updated" in real.stdout
+    one = subprocess.run(command + ["01_feedforward", "--dry-run"], cwd=ws.course_root, env=env,
+                         capture_output=True, text=True)
+    assert one.returncode == 0 and "Up to date: 01_feedforward\n" in one.stdout and CH not in one.stdout
     unknown = subprocess.run(command + ["99_nothing"], cwd=ws.course_root, env=env, capture_output=True, text=True)
     assert unknown.returncode == 2 and "unknown chapter(s): 99_nothing" in unknown.stdout
     elsewhere = subprocess.run(command + ["--workspace", str(tmp_path / "none")], cwd=ws.course_root, env=env,
@@ -724,3 +727,16 @@ def test_lab_prints_the_url_to_open(tmp_path):
     info = lab._announce_url(Server(), {"JUPYTER_RUNTIME_DIR": str(runtime)}, "lab", out, timeout=5)
     assert info["token"] == "abc"
     assert "Open this URL in your browser: http://localhost:8890/lab?token=abc" in out.getvalue()
+
+
+def test_the_quieted_plugin_exists_in_the_installed_jupyterlab():
+    """A renamed plugin id would silently bring the news prompt back."""
+    from jupyter_core.paths import jupyter_path
+
+    static = [p for base in jupyter_path("lab") for p in (Path(base) / "static").glob("*.js")]
+    if not static:
+        pytest.skip("JupyterLab's static files are not installed")
+    code = "\n".join(p.read_text(errors="replace") for p in static)
+    for plugin in lab.QUIET_PLUGINS:
+        assert f'"{plugin}"' in code, f"{plugin} is not a plugin of the installed JupyterLab"
+    assert "Would you like to get notified about official Jupyter news?" in code
