@@ -57,7 +57,37 @@ def free_port():
         return s.getsockname()[1]
 
 
-class JupyterServer:
+class _Process:
+    """A test-owned process started in a session of its own, with its output in a log file.
+
+    Subclasses set ``self.proc`` and ``self._log`` in :meth:`start`, which returns ``self``.
+    As a context manager the process (and whatever it started) always stops.
+    """
+
+    proc = None
+
+    def stop(self):
+        """Ask the process to stop (a Jupyter server shuts its kernels down); force it if it hangs."""
+        if self.proc is None:
+            return
+        try:
+            stop_process_group(self.proc)
+        finally:
+            self._log.close()
+            self.proc = None
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class JupyterServer(_Process):
     """``jupyter lab`` (or ``jupyter notebook``) exactly as :mod:`lstm_helpers.lab`
     starts it for learners, plus test-only settings: loopback only, a free
     port, no token or password, no news, no update check, the app object
@@ -121,27 +151,6 @@ class JupyterServer:
             return self.log_path.read_text()[-6000:]
         except OSError:
             return ""
-
-    def stop(self):
-        """Ask the server to stop (it shuts its kernels down); force it if it hangs."""
-        if self.proc is None:
-            return
-        try:
-            stop_process_group(self.proc)
-        finally:
-            self._log.close()
-            self.proc = None
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
-
 
 def stop_process_group(proc, timeout=20):
     """SIGTERM ``proc`` (a Jupyter server stops its kernels), SIGKILL it if it hangs, then
@@ -209,11 +218,11 @@ def fresh_user_env(workdir, new_learner=False):
     return env
 
 
-class LabCommand:
+class LabCommand(_Process):
     """The learner's own command, ``lstm-course lab``, run in ``course_root`` for a
     new learner whose Jupyter folders are in ``workdir``; its output goes to a log.
 
-    :meth:`start` waits for the line with the URL to open and returns it.
+    :meth:`start` waits for the line with the URL to open (then in ``url``).
     Use as a context manager; the launcher, its server and kernels always stop.
     """
 
@@ -240,7 +249,7 @@ class LabCommand:
             found = self.URL_LINE.search(self.output())
             if found:
                 self.url = found.group(1)
-                return self.url
+                return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"lstm-course lab exited with {self.proc.returncode}:\n{self.output()}")
             time.sleep(0.2)
@@ -252,25 +261,23 @@ class LabCommand:
         except OSError:
             return ""
 
-    def stop(self):
-        if self.proc is None:
-            return
-        try:
-            stop_process_group(self.proc)
-        finally:
-            self._log.close()
-            self.proc = None
 
-    def __enter__(self):
-        try:
-            self.start()
-            return self
-        except BaseException:
-            self.stop()
-            raise
+def start_playwright():
+    """Playwright's driver, started; skips the calling test when Playwright or Chromium is missing."""
+    import pytest
 
-    def __exit__(self, *exc):
-        self.stop()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/setup does)")
+    return sync_playwright().start()
+
+
+def launch_chromium(driver):
+    """Headless Debian Chromium through Playwright's ``driver``."""
+    return driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
 
 
 # ---------------------------------------------------------------------------

@@ -66,13 +66,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 @pytest.fixture(scope="module")
 def playwright_driver():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
-    if not bs.CHROMIUM.is_file():
-        pytest.skip(f"{bs.CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/setup does)")
-    driver = sync_playwright().start()
+    driver = bs.start_playwright()
     try:
         yield driver
     finally:
@@ -81,8 +75,7 @@ def playwright_driver():
 
 @pytest.fixture(scope="module")
 def browser(playwright_driver):
-    chromium = playwright_driver.chromium.launch(executable_path=str(bs.CHROMIUM), headless=True,
-                                                 args=bs.CHROMIUM_ARGS)
+    chromium = bs.launch_chromium(playwright_driver)
     try:
         yield chromium
     finally:

@@ -42,15 +42,9 @@ NEW_PROSE = "Reading is cumulative: you never start again from nothing at each w
 
 @pytest.fixture(scope="module")
 def context():
+    driver = bs.start_playwright()
     try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
-    if not bs.CHROMIUM.is_file():
-        pytest.skip(f"{bs.CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/setup does)")
-    driver = sync_playwright().start()
-    try:
-        browser = driver.chromium.launch(executable_path=str(bs.CHROMIUM), headless=True, args=bs.CHROMIUM_ARGS)
+        browser = bs.launch_chromium(driver)
         try:
             ctx = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
             ctx.set_default_timeout(UI_TIMEOUT_MS)

@@ -740,3 +740,14 @@ def test_the_quieted_plugin_exists_in_the_installed_jupyterlab():
     for plugin in lab.QUIET_PLUGINS:
         assert f'"{plugin}"' in code, f"{plugin} is not a plugin of the installed JupyterLab"
     assert "Would you like to get notified about official Jupyter news?" in code
+
+
+def test_atomic_writes_keep_permissions_and_never_replace_without_overwrite(tmp_path):
+    target = tmp_path / "a.ipynb"
+    assert wsp.write_atomic(target, "first") == target and target.read_text() == "first"
+    target.chmod(0o600)
+    wsp.write_atomic(target, "second")
+    assert target.read_text() == "second" and (target.stat().st_mode & 0o777) == 0o600
+    assert wsp.write_atomic(target, "third", overwrite=False) is None and target.read_text() == "second"
+    assert wsp.write_atomic(tmp_path / "b.ipynb", "new", overwrite=False) == tmp_path / "b.ipynb"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ipynb", "b.ipynb"]  # no temporary file left

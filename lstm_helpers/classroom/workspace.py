@@ -106,13 +106,14 @@ def _fsync_folder(folder):
             os.close(fd)
 
 
-def write_atomic(path, text):
+def write_atomic(path, text, *, overwrite=True):
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
 
     After a crash at any moment ``path`` holds either its old content or all of
     ``text``; at worst a hidden ``.<name>.*.lstm-course-tmp`` file is left over
     (:func:`remove_leftovers` deletes those). An existing file keeps its
-    permission bits.
+    permission bits. With ``overwrite=False`` an existing file, even one that
+    appears while this runs, is never replaced: then the result is ``None``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,11 +130,20 @@ def write_atomic(path, text):
             os.umask(umask)
             mode = 0o666 & ~umask
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails if path exists
+            except FileExistsError:
+                return None
+            except OSError:  # a file system without hard links
+                if path.exists():
+                    return None
+                os.replace(tmp, path)
+    finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise
     _fsync_folder(path.parent)
     return path
 
@@ -394,30 +404,7 @@ def copy_chapter(ws, chapter):
             shutil.copy2(item, destination)
     if target.exists():
         return None
-    # O_EXCL: a file that appeared meanwhile (the learner saving one) is never replaced.
-    text = notebook_text(stamped(release, chapter, digest))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        try:
-            os.link(tmp, target)  # fails if target exists
-        except FileExistsError:
-            raise
-        except OSError:  # a file system without hard links
-            if target.exists():
-                return None
-            os.replace(tmp, target)
-    except FileExistsError:
-        return None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-    _fsync_folder(target.parent)
-    return target
+    return write_atomic(target, notebook_text(stamped(release, chapter, digest)), overwrite=False)
 
 
 def prepare(course_root, folder):
