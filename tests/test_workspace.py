@@ -336,6 +336,8 @@ def test_a_second_update_changes_nothing_and_a_later_release_keeps_the_kept_sect
     write(ws.notebook(CH), nb)
     release = read(course.release_notebook(ws.course_root, CH))
     release["cells"][-1]["source"] = src(release["cells"][-1]).replace("### Summary", "### In short")
+    setup = by_grade(release)["setup"]  # a new version of the helpers: the first cell asks for it
+    setup["source"] = src(setup).replace(f'require_version("{lstm_helpers.__version__}")', 'require_version("9.9.9")')
     write(course.release_notebook(ws.course_root, CH), release)
     code, out = run_update(ws)
     assert code == 0, out
@@ -346,6 +348,7 @@ def test_a_second_update_changes_nothing_and_a_later_release_keeps_the_kept_sect
     assert check_results({"rnn_cell_forward": src(by_grade(after)["rnn_cell_forward"])}) == {
         "rnn_cell_forward": "passed"}
     assert any("### In short" in src(c) for c in after["cells"])
+    assert 'require_version("9.9.9")' in src(by_grade(after)["setup"])
 
 
 def test_dry_run_writes_nothing_and_tells_the_same_plan(answered):
@@ -659,7 +662,7 @@ def launches(monkeypatch):
 
     def fake_run(args, env, cwd, app=None, out=None):
         config = Path(env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0])
-        started.append({"args": args, "cwd": cwd, "page": json.loads((config / "labconfig" / "page_config.json")
+        started.append({"args": args, "cwd": cwd, "path": env["PATH"], "page": json.loads((config / "labconfig" / "page_config.json")
                                                                       .read_text()),
                         "server": json.loads((config / "jupyter_server_config.d" / "lstm-course-learner.json")
                                              .read_text())})
@@ -681,6 +684,7 @@ def test_lab_opens_the_workspace_and_says_where_it_is(course_copy, launches, mon
     launch = launches[-1]
     assert f"--ServerApp.root_dir={folder}" in launch["args"] and launch["args"][-1] == "--port=9999"
     assert launch["cwd"] == str(course_copy)  # the course's nbgrader_config.py for Validate
+    assert launch["path"].split(os.pathsep)[0] == str(Path(sys.executable).parent)  # lstm-course in its terminal
     assert launch["page"]["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"] is True
     assert launch["server"]["LabApp"]["news_url"] is None
     assert launch["server"]["LabApp"]["check_for_updates_class"].endswith("NeverCheckForUpdate")

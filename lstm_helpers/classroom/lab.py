@@ -53,7 +53,7 @@ import time
 from pathlib import Path
 
 from . import workspace as wsp
-from .course import RELEASE, find_root
+from .course import RELEASE, find_root, tool_env
 
 #: Front-end plugins of nbgrader's JupyterLab extension (``@jupyter/nbgrader``)
 #: that only instructors need. ``validate-assignment`` is not in the list.
@@ -106,8 +106,10 @@ def write_learner_config(config_dir):
 
 
 def learner_env(config_dir, env=None):
-    """A copy of ``env`` (default ``os.environ``) with ``config_dir`` first on ``JUPYTER_CONFIG_PATH``."""
-    env = dict(os.environ if env is None else env)
+    """A copy of ``env`` (default ``os.environ``) with ``config_dir`` first on ``JUPYTER_CONFIG_PATH``
+    and this Python's ``bin`` folder first on ``PATH``, so that ``lstm-course update`` works in
+    JupyterLab's terminal even when the virtual environment is not activated."""
+    env = tool_env(dict(os.environ if env is None else env))
     extra = env.get("JUPYTER_CONFIG_PATH")
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(config_dir)] + ([extra] if extra else []))
     return env
