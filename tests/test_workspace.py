@@ -574,6 +574,7 @@ def test_a_notebook_open_with_unsaved_changes_gets_a_clear_warning(answered, tmp
         out = StringIO()
         assert update.run(ws, out=out, servers=servers()) == 1
         text = out.getvalue()
+        print(text)
         assert f"{CH}: not updated: {path} is open in Jupyter ({server.url}/) and may have unsaved changes" in text
         assert "after the last save" in text and "File > Close and Shut Down Notebook" in text
         assert ws.notebook(CH).read_bytes() == before
@@ -583,6 +584,7 @@ def test_a_notebook_open_with_unsaved_changes_gets_a_clear_warning(answered, tmp
                                                         "content": model["content"]})
         out = StringIO()
         assert update.run(ws, out=out, servers=servers()) == 0
+        print(out.getvalue())
         assert f"{CH}: updated" in out.getvalue() and "File > Reload Notebook from Disk" in out.getvalue()
         # a server that cannot be asked (here: its address is wrong): modification times decide
         publish(ws.course_root, CH, course.release_notebook(ws.course_root, CH).read_text().replace(

@@ -105,12 +105,13 @@ def build_parser():
 
     update = commands.add_parser(
         "update", help="bring the course's new versions into your workspace, keeping your answers",
-        description="For every chapter whose release changed since your copy was made, build the new version "
-                    "with your answers carried over (by their nbgrader cell ids). Work that cannot be put back "
-                    "safely is kept in a marked section at the end of the notebook; your previous file is kept "
-                    "in the workspace's backups/ folder. New chapters are copied in.",
-        epilog="exit status: 0 done; 1 a notebook was left alone (unreadable, or open in Jupyter with "
-               "possibly unsaved changes); 2 no workspace or an unknown chapter.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="For every chapter whose release changed since your copy was made, build the new\n"
+                    "version with your answers carried over (by their nbgrader cell ids). Work that cannot\n"
+                    "be put back safely is kept in a marked section at the end of the notebook; your\n"
+                    "previous file is kept in the workspace's backups/ folder. New chapters are copied in.",
+        epilog="exit status: 0 done; 1 a notebook was left alone (unreadable, or open in Jupyter with\n"
+               "possibly unsaved changes); 2 no workspace, or an unknown chapter.")
     update.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters to update (default: all)")
     update.add_argument("--dry-run", "-n", action="store_true", help="say what would change; write nothing")
     update.add_argument("--force", action="store_true",
