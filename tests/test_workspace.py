@@ -613,7 +613,9 @@ def test_modification_times_decide_when_the_server_cannot_be_asked(answered):
 # The command line: update, check, lab, and the first cell's version check
 # ---------------------------------------------------------------------------
 
-def test_lstm_course_update_on_the_command_line(answered, tmp_path):
+def test_lstm_course_update_on_the_command_line(answered, tmp_path, monkeypatch, capsys):
+    from lstm_helpers.classroom import cli
+
     ws, _ = answered
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "no-servers")}
     command = [sys.executable, "-m", "lstm_helpers.classroom.cli", "update"]
@@ -622,14 +624,16 @@ def test_lstm_course_update_on_the_command_line(answered, tmp_path):
     print(dry.stdout, real.stdout, sep="\n")
     assert dry.returncode == 0 and real.returncode == 0, dry.stderr + real.stderr
     assert f"Workspace: {ws.path}" in real.stdout and "02_rnn: updated" in real.stdout
-    one = subprocess.run(command + ["01_feedforward", "--dry-run"], cwd=ws.course_root, env=env,
-                         capture_output=True, text=True)
-    assert one.returncode == 0 and "Up to date: 01_feedforward\n" in one.stdout and CH not in one.stdout
-    unknown = subprocess.run(command + ["99_nothing"], cwd=ws.course_root, env=env, capture_output=True, text=True)
-    assert unknown.returncode == 2 and "unknown chapter(s): 99_nothing" in unknown.stdout
-    elsewhere = subprocess.run(command + ["--workspace", str(tmp_path / "none")], cwd=ws.course_root, env=env,
-                               capture_output=True, text=True)
-    assert elsewhere.returncode == 2 and "`lstm-course lab` makes it on its first launch" in elsewhere.stdout
+    # the same command in this process: one chapter, an unknown chapter, a folder that is no workspace
+    monkeypatch.chdir(ws.course_root)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "no-servers"))
+    capsys.readouterr()
+    assert cli.main(["update", "01_feedforward", "--dry-run"]) == 0
+    assert "Up to date: 01_feedforward\n" in capsys.readouterr().out
+    assert cli.main(["update", "99_nothing"]) == 2
+    assert "unknown chapter(s): 99_nothing" in capsys.readouterr().out
+    assert cli.main(["update", "--workspace", str(tmp_path / "none")]) == 2
+    assert "`lstm-course lab` makes it on its first launch" in capsys.readouterr().out
 
 
 def test_check_without_arguments_reads_the_workspace_chapters(answered, monkeypatch):
