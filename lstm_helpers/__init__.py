@@ -21,17 +21,35 @@ class ReferenceUnavailable(RuntimeError):
                          "the exercise is to write it yourself")
 
 
+def _version_key(version):
+    """``"0.2.0"`` -> ``(0, 2, 0)``; a part that is not a number counts as older than any number."""
+    key = []
+    for part in str(version).replace("-", ".").split("."):
+        key.append((1, int(part)) if part.isdigit() else (0, 0))
+    return tuple(key)
+
+
 def require_version(expected: str) -> str:
     """Check that the installed helpers are the version a notebook was written for.
 
     Every chapter calls this in its first code cell. Returns the version on
-    success and raises ``RuntimeError`` with the fix on a mismatch.
+    success and raises ``RuntimeError`` with the fix on a mismatch: helpers
+    newer than the notebook point to ``lstm-course update`` (which brings in
+    the new notebook and carries the learner's answers over); a notebook newer
+    than the helpers points to reinstalling the helpers.
     """
-    if expected != __version__:
+    if expected == __version__:
+        return __version__
+    found = f"This notebook was written for lstm_helpers {expected}, but version {__version__} is installed"
+    if _version_key(__version__) > _version_key(expected):
         raise RuntimeError(
-            f"This notebook was written for lstm_helpers {expected}, but version "
-            f"{__version__} is installed (from {__file__}).\n"
-            "Fix: from the course folder run  python -m pip install -e .  "
-            "and then restart the kernel (Kernel > Restart Kernel)."
+            f"{found}: the course has a newer version of this notebook.\n"
+            "Fix: save this notebook, then in a terminal in the course folder run  lstm-course update  "
+            "(it brings in the new version and carries your answers over; your current file is kept in "
+            "backups/), then reopen the notebook (File > Reload Notebook from Disk)."
         )
-    return __version__
+    raise RuntimeError(
+        f"{found} (from {__file__}), older than this notebook.\n"
+        "Fix: restart the kernel (Kernel > Restart Kernel) if you updated the course since it started; "
+        "otherwise from the course folder run  python -m pip install -e .  and then restart the kernel."
+    )

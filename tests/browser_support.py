@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -56,7 +57,37 @@ def free_port():
         return s.getsockname()[1]
 
 
-class JupyterServer:
+class _Process:
+    """A test-owned process started in a session of its own, with its output in a log file.
+
+    Subclasses set ``self.proc`` and ``self._log`` in :meth:`start`, which returns ``self``.
+    As a context manager the process (and whatever it started) always stops.
+    """
+
+    proc = None
+
+    def stop(self):
+        """Ask the process to stop (a Jupyter server shuts its kernels down); force it if it hangs."""
+        if self.proc is None:
+            return
+        try:
+            stop_process_group(self.proc)
+        finally:
+            self._log.close()
+            self.proc = None
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class JupyterServer(_Process):
     """``jupyter lab`` (or ``jupyter notebook``) exactly as :mod:`lstm_helpers.lab`
     starts it for learners, plus test-only settings: loopback only, a free
     port, no token or password, no news, no update check, the app object
@@ -65,10 +96,13 @@ class JupyterServer:
     Use as a context manager; the server (and its kernels) always stops.
     """
 
-    def __init__(self, course_root, workdir, app="lab", startup_timeout=60):
+    def __init__(self, course_root, workdir, app="lab", startup_timeout=60, folder=None):
         self.course_root = Path(course_root)
         self.workdir = Path(workdir)
         self.app = app
+        # The chapter tests open the release itself (notebooks/), where they put each
+        # solution beside its student version; learners get a copy of it, their workspace.
+        self.folder = Path(folder) if folder is not None else self.course_root / course.RELEASE
         self.startup_timeout = startup_timeout
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -76,44 +110,13 @@ class JupyterServer:
         self.log_path = self.workdir / f"jupyter-{app}.log"
 
     def _test_env(self):
-        """Jupyter folders of a fresh user: nothing from this machine's ~/.jupyter."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("JUPYTER", "JPY_")) and k not in ("MPLBACKEND", "IPYTHONDIR")}
-        folders = {
-            "JUPYTER_CONFIG_DIR": "user-config",
-            "JUPYTER_DATA_DIR": "user-data",
-            "JUPYTER_RUNTIME_DIR": "runtime",
-            "JUPYTERLAB_SETTINGS_DIR": "lab-settings",
-            "JUPYTERLAB_WORKSPACES_DIR": "lab-workspaces",
-            "IPYTHONDIR": "ipython",
-        }
-        for name, folder in folders.items():
-            path = self.workdir / folder
-            path.mkdir(parents=True, exist_ok=True)
-            env[name] = str(path)
-        # Chapter 06's live training runs 64 s at most; 1 s per run still shows the progress bars.
-        env.setdefault(runner.TIME_CAP_VARIABLE, "1")
-        # The test-only server settings live in the isolated user config folder.
-        settings = {
-            "ServerApp": {"ip": "127.0.0.1", "port_retries": 0, "open_browser": False, "password": "",
-                          "allow_root": hasattr(os, "geteuid") and os.geteuid() == 0},
-            "IdentityProvider": {"token": ""},
-            "LabApp": {"news_url": None, "expose_app_in_browser": True,
-                       "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate"},
-            "JupyterNotebookApp": {"expose_app_in_browser": True},
-        }
-        (self.workdir / "user-config" / "jupyter_server_config.json").write_text(json.dumps(settings, indent=2))
-        # ...and the fresh user has answered JupyterLab's "news?" question with no.
-        notification = self.workdir / "lab-settings" / "@jupyterlab" / "apputils-extension"
-        notification.mkdir(parents=True, exist_ok=True)
-        (notification / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-        return env
+        return fresh_user_env(self.workdir)
 
     def launch(self):
         """Start the server process; :meth:`wait_ready` waits for it to answer."""
         spec = lab.learner_launch(self.workdir / "learner-config", root=self.course_root,
-                                  argv=[f"--port={self.port}"], app=self.app, env=self._test_env())
+                                  argv=[f"--port={self.port}"], app=self.app, env=self._test_env(),
+                                  folder=self.folder)
         self.command = spec["args"]
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(**spec, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -149,36 +152,132 @@ class JupyterServer:
         except OSError:
             return ""
 
-    def stop(self):
-        """Ask the server to stop (it shuts its kernels down); force it if it hangs."""
-        if self.proc is None:
-            return
+def stop_process_group(proc, timeout=20):
+    """SIGTERM ``proc`` (a Jupyter server stops its kernels), SIGKILL it if it hangs, then
+    SIGKILL whatever is left in its session (it was started with ``start_new_session``)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
         try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=10)
-            # kernels run in the server's own session: stop any left behind
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        finally:
-            self._log.close()
-            self.proc = None
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
-    def __enter__(self):
+
+def fresh_user_env(workdir, new_learner=False):
+    """The environment of a fresh Jupyter user whose folders are all in ``workdir``
+    (nothing from this machine's ~/.jupyter), with the test-only server settings:
+    loopback only, no port retries, no password or token, the app object exposed.
+
+    Unless ``new_learner``, this user has also said no to JupyterLab's news
+    prompt and switched its update check off. A ``new_learner`` has done
+    neither, and keeps the token and the refusal to run as root: all of that
+    is left to ``lstm-course lab`` and its command line.
+    """
+    workdir = Path(workdir)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JUPYTER", "JPY_")) and k not in ("MPLBACKEND", "IPYTHONDIR")}
+    folders = {
+        "JUPYTER_CONFIG_DIR": "user-config",
+        "JUPYTER_DATA_DIR": "user-data",
+        "JUPYTER_RUNTIME_DIR": "runtime",
+        "JUPYTERLAB_SETTINGS_DIR": "lab-settings",
+        "JUPYTERLAB_WORKSPACES_DIR": "lab-workspaces",
+        "IPYTHONDIR": "ipython",
+    }
+    for name, folder in folders.items():
+        path = workdir / folder
+        path.mkdir(parents=True, exist_ok=True)
+        env[name] = str(path)
+    # Chapter 06's live training runs 64 s at most; 1 s per run still shows the progress bars.
+    env.setdefault(runner.TIME_CAP_VARIABLE, "1")
+    # The test-only server settings live in the isolated user config folder.
+    settings = {
+        "ServerApp": {"ip": "127.0.0.1", "port_retries": 0, "open_browser": False, "password": "",
+                      "allow_root": hasattr(os, "geteuid") and os.geteuid() == 0},
+        "IdentityProvider": {"token": ""},
+        "LabApp": {"news_url": None, "expose_app_in_browser": True,
+                   "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate"},
+        "JupyterNotebookApp": {"expose_app_in_browser": True},
+    }
+    if new_learner:
+        settings["ServerApp"].pop("allow_root")
+        del settings["IdentityProvider"]
+        settings["LabApp"] = {"expose_app_in_browser": True}
+    (workdir / "user-config" / "jupyter_server_config.json").write_text(json.dumps(settings, indent=2))
+    if not new_learner:
+        # ...and the fresh user has answered JupyterLab's "news?" question with no.
+        notification = workdir / "lab-settings" / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True, exist_ok=True)
+        (notification / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    return env
+
+
+class LabCommand(_Process):
+    """The learner's own command, ``lstm-course lab``, run in ``course_root`` for a
+    new learner whose Jupyter folders are in ``workdir``; its output goes to a log.
+
+    :meth:`start` waits for the line with the URL to open (then in ``url``).
+    Use as a context manager; the launcher, its server and kernels always stop.
+    """
+
+    URL_LINE = re.compile(r"Open this URL in your browser: (\S+)")
+
+    def __init__(self, course_root, workdir, args=(), startup_timeout=90):
+        self.course_root, self.workdir = Path(course_root), Path(workdir)
+        self.port = free_port()
+        root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        self.args = [sys.executable, "-m", "lstm_helpers.classroom.cli", "lab", f"--port={self.port}",
+                     "--no-browser", *root, *args]
+        self.startup_timeout = startup_timeout
+        self.proc, self.url = None, None
+        self.log_path = self.workdir / f"lstm-course-lab-{self.port}.log"
+
+    def start(self):
+        env = fresh_user_env(self.workdir, new_learner=True)
+        env["PYTHONUNBUFFERED"] = "1"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.args, cwd=self.course_root, env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            found = self.URL_LINE.search(self.output())
+            if found:
+                self.url = found.group(1)
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"lstm-course lab exited with {self.proc.returncode}:\n{self.output()}")
+            time.sleep(0.2)
+        raise TimeoutError(f"lstm-course lab printed no URL within {self.startup_timeout} s:\n{self.output()}")
+
+    def output(self):
         try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
+            return self.log_path.read_text()
+        except OSError:
+            return ""
 
-    def __exit__(self, *exc):
-        self.stop()
+
+def start_playwright():
+    """Playwright's driver, started; skips the calling test when Playwright or Chromium is missing."""
+    import pytest
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/setup does)")
+    return sync_playwright().start()
+
+
+def launch_chromium(driver):
+    """Headless Debian Chromium through Playwright's ``driver``."""
+    return driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
 
 
 # ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ Set ``LSTM_COURSE_NOTEBOOK_TIMEOUT`` (seconds, default 120) for slow machines.
 """
 
 import ast
+import io
 import json
 import os
 import shutil
@@ -65,13 +66,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 @pytest.fixture(scope="module")
 def playwright_driver():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
-    if not bs.CHROMIUM.is_file():
-        pytest.skip(f"{bs.CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/setup does)")
-    driver = sync_playwright().start()
+    driver = bs.start_playwright()
     try:
         yield driver
     finally:
@@ -80,8 +75,7 @@ def playwright_driver():
 
 @pytest.fixture(scope="module")
 def browser(playwright_driver):
-    chromium = playwright_driver.chromium.launch(executable_path=str(bs.CHROMIUM), headless=True,
-                                                 args=bs.CHROMIUM_ARGS)
+    chromium = bs.launch_chromium(playwright_driver)
     try:
         yield chromium
     finally:
@@ -677,10 +671,11 @@ def test_notebook7_opens_and_runs_a_chapter(notebook7_launch, context, screensho
 # lstm_helpers.lab without a browser
 # ---------------------------------------------------------------------------
 
-def test_lab_main_starts_jupyterlab_on_notebooks_with_learner_config(monkeypatch, tmp_path):
+def test_lab_main_starts_jupyterlab_on_the_workspace_with_learner_config(monkeypatch, tmp_path):
     seen = {}
+    course_copy = bs.copy_course(tmp_path / "course")
 
-    def fake_run(args, env, cwd):
+    def fake_run(args, env, cwd, app=None, out=None):
         config = Path(env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0])
         seen.update(args=args, cwd=cwd, env=env,
                     page=json.loads((config / "labconfig" / "page_config.json").read_text()),
@@ -688,15 +683,16 @@ def test_lab_main_starts_jupyterlab_on_notebooks_with_learner_config(monkeypatch
         return 0
 
     monkeypatch.setattr(lab, "_run", fake_run)
-    monkeypatch.chdir(bs.ROOT / course.RELEASE)
+    monkeypatch.chdir(course_copy / course.RELEASE)
     monkeypatch.setenv("JUPYTER_CONFIG_PATH", "/somewhere/else")
-    assert lab.main(["--port=9999", "--no-browser"]) == 0
+    monkeypatch.delenv("LSTM_COURSE_WORKSPACE", raising=False)
+    assert lab.main(["--port=9999", "--no-browser", "--allow-root"], out=io.StringIO()) == 0
     assert seen["args"][:3] == [sys.executable, "-m", "jupyterlab"]
-    assert seen["args"][-2:] == ["--port=9999", "--no-browser"]
-    assert f"--ServerApp.root_dir={bs.ROOT / course.RELEASE}" in seen["args"]
-    assert Path(seen["cwd"]) == bs.ROOT  # Validate reads the course's nbgrader_config.py
+    assert seen["args"][-3:] == ["--port=9999", "--no-browser", "--allow-root"]
+    assert f"--ServerApp.root_dir={course_copy.resolve() / 'workspace'}" in seen["args"]
+    assert Path(seen["cwd"]) == course_copy.resolve()  # Validate reads the course's nbgrader_config.py
     assert seen["env"]["JUPYTER_CONFIG_PATH"].endswith(os.pathsep + "/somewhere/else")
-    assert set(seen["page"]["disabledExtensions"]) == set(lab.INSTRUCTOR_PLUGINS)
+    assert set(seen["page"]["disabledExtensions"]) == set(lab.INSTRUCTOR_PLUGINS + lab.QUIET_PLUGINS)
     assert lab.VALIDATE_PLUGIN not in seen["page"]["disabledExtensions"]
     switched = seen["server"]["ServerApp"]["jpserver_extensions"]
     assert switched and not any(switched.values())

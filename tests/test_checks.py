@@ -235,4 +235,4 @@ def test_own_or_reference_falls_back_with_a_note(capsys):
 def test_require_version():
     assert lstm_helpers.require_version(lstm_helpers.__version__) == lstm_helpers.__version__
     with pytest.raises(RuntimeError, match="pip install -e"):
-        lstm_helpers.require_version("0.0.0-old")
+        lstm_helpers.require_version("99.0.0")

@@ -2,8 +2,9 @@
 
     lstm-course release                 regenerate notebooks/ from solutions/ (nbgrader)
     lstm-course grade SUBMISSIONS       autograde a class: CSV + feedback
-    lstm-course check NOTEBOOK|FOLDER   self-study: grade your own notebook(s)
-    lstm-course lab                     start JupyterLab for the course
+    lstm-course check [NOTEBOOK|FOLDER] self-study: grade your own notebook(s) (default: your workspace)
+    lstm-course lab                     start JupyterLab on your workspace
+    lstm-course update                  bring the course's new versions into your workspace, keeping your answers
 
 Every subcommand has ``--help``.
 """
@@ -101,16 +102,36 @@ def build_parser():
                     "hidden tests. Give a folder to see your progress across chapters.",
         epilog="exit status: 0 everything passed; 1 something failed (or could not be graded);\n"
                "3 nothing failed but some exercises are not attempted yet.")
-    check.add_argument("paths", nargs="+", metavar="NOTEBOOK|FOLDER", help="a notebook, or a folder of them")
+    check.add_argument("paths", nargs="*", metavar="NOTEBOOK|FOLDER",
+                       help="a notebook, or a folder of them (default: the chapters in your workspace)")
     check.add_argument("--jobs", "-j", type=_positive_int, default=None, metavar="N",
                        help="notebooks checked at the same time (default: number of cores)")
     _add_timeouts(check)
     check.set_defaults(handler=cmd_check)
 
+    update = commands.add_parser(
+        "update", help="bring the course's new versions into your workspace, keeping your answers",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="For every chapter whose release changed since your copy was made, build the new\n"
+                    "version with your answers carried over (by their nbgrader cell ids). Work that cannot\n"
+                    "be put back safely is kept in a marked section at the end of the notebook; your\n"
+                    "previous file is kept in the workspace's backups/ folder. New chapters are copied in.",
+        epilog="exit status: 0 done; 1 a notebook was left alone (unreadable, or open in Jupyter with\n"
+               "possibly unsaved changes); 2 no workspace, or an unknown chapter.")
+    update.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters to update (default: all)")
+    update.add_argument("--dry-run", "-n", action="store_true", help="say what would change; write nothing")
+    update.add_argument("--force", action="store_true",
+                        help="also update notebooks that are open in Jupyter and may have unsaved changes")
+    update.add_argument("--workspace", metavar="DIR", default=None, help="the workspace (default: the one "
+                        "`lstm-course lab` uses)")
+    update.add_argument("--course", metavar="DIR", default=None, help="the course folder (default: found upwards)")
+    update.set_defaults(handler=cmd_update)
+
     lab = commands.add_parser(
-        "lab", help="start JupyterLab for the course (lstm_helpers.classroom.lab)",
-        description="Start JupyterLab on the course notebooks. Arguments after `lab` are passed on to "
-                    "lstm_helpers.classroom.lab; use `lstm-course lab -- --help` for its own options.")
+        "lab", help="start JupyterLab on your workspace (lstm_helpers.classroom.lab)",
+        description="Start JupyterLab on your workspace, made from the course's notebooks on the first launch. "
+                    "Arguments after `lab` are passed on to lstm_helpers.classroom.lab; use "
+                    "`lstm-course lab -- --help` for its own options (--workspace DIR).")
     lab.add_argument("lab_args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to lstm_helpers.classroom.lab.main")
     lab.set_defaults(handler=cmd_lab)
     return parser
@@ -185,8 +206,32 @@ def cmd_check(args):
     from . import report
 
     root = _root(args) if args.course else None
+    if not args.paths:  # the learner's workspace, one notebook per chapter (not its backups)
+        from . import lab, workspace
+
+        ws = workspace.open_workspace(root or _course_or_none(lab))
+        args.paths = [str(ws.notebook(c)) for c in ws.chapters()]
+        if not args.paths:
+            print(f"{ws.path} has no chapter notebooks: `lstm-course update` copies them in", file=sys.stderr)
+            return 2
+        root = root or ws.course_root
+        print(f"Checking your workspace {ws.path}")
     return report.check(args.paths, course_root=root, jobs=args.jobs, cell_timeout=args.cell_timeout,
                         notebook_timeout=args.notebook_timeout)
+
+
+def _course_or_none(lab):
+    try:
+        return lab.course_root()
+    except FileNotFoundError:
+        return None
+
+
+def cmd_update(args):
+    from . import update
+
+    return update.cli_update(chapters=args.chapters, dry_run=args.dry_run, force=args.force,
+                             workspace=args.workspace, course_dir=args.course)
 
 
 def cmd_lab(args):

@@ -9,7 +9,7 @@ from .results import fmt
 
 SYMBOL = {"passed": "PASS", "failed": "FAIL", "not attempted": "TODO", "timeout": "FAIL", "crash": "FAIL",
           "not run": "FAIL", "awaiting manual grading": "WAIT"}
-SKIPPED_FOLDERS = ("autograded", "feedback", "release", "submitted")
+SKIPPED_FOLDERS = ("autograded", "feedback", "release", "submitted", "backups")  # backups: lstm-course update
 
 
 def find_notebooks(path):
