@@ -3,6 +3,7 @@
     lstm-course release                 regenerate notebooks/ from solutions/ (nbgrader)
     lstm-course grade SUBMISSIONS       autograde a class: CSV + feedback
     lstm-course check NOTEBOOK|FOLDER   self-study: grade your own notebook(s)
+    lstm-course similarity SUBMITTED    near-identical answers, and copies of the reference
     lstm-course lab                     start JupyterLab for the course
 
 Every subcommand has ``--help``.
@@ -13,6 +14,7 @@ import os
 import sys
 
 from .. import __version__
+from . import similarity
 
 
 def _positive_int(text):
@@ -100,6 +102,8 @@ def build_parser():
                        help="notebooks checked at the same time (default: number of cores)")
     _add_timeouts(check)
     check.set_defaults(handler=cmd_check)
+
+    similarity.add_command(commands)
 
     lab = commands.add_parser(
         "lab", help="start JupyterLab for the course (lstm_helpers.classroom.lab)",
