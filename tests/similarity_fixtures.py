@@ -553,6 +553,40 @@ HONEST = {
 _STUB = re.compile(r"^([ \t]*)# YOUR CODE HERE\n[ \t]*raise NotImplementedError\(\)\n", re.MULTILINE)
 
 
+def chapter_of(exercise):
+    from grader_fixtures import chapters
+
+    return next(c for c in chapters() if exercise in solution_sources(c))
+
+
+def calibration_figures(exercise, copies_per_answer=4):
+    """The similarities behind the default threshold, for one exercise of :data:`HONEST`:
+
+    ``(honest pairs, honest against the reference, copies)``: every pair of answers written
+    independently (the honest ones and the solution, one more honest way to write it); each honest
+    answer against the closest reference; and each independent answer and the package's reference
+    against ``copies_per_answer`` disguised copies of it, and those copies against each other.
+    """
+    import itertools
+
+    from lstm_helpers.classroom.similarity import answer_similarity, reference_sources
+    from lstm_helpers.exercises import EXERCISES
+
+    chapter = chapter_of(exercise)
+    given = release_cell(chapter, exercise)
+    honest = honest_answers(chapter)[exercise]
+    independent = [solution_sources(chapter)[exercise]] + honest
+    pairs = [answer_similarity(a, b, given=given) for a, b in itertools.combinations(independent, 2)]
+    references = reference_sources(EXERCISES[exercise]).values()
+    against_reference = [max(answer_similarity(h, r, given=given) for r in references) for h in honest]
+    copies = []
+    for k, base in enumerate(independent + [package_reference(exercise)]):
+        disguised = [disguise(base, seed=100 * k + s) for s in range(copies_per_answer)]
+        copies += [answer_similarity(base, c, given=given) for c in disguised]
+        copies += [answer_similarity(a, b, given=given) for a, b in itertools.combinations(disguised, 2)]
+    return pairs, against_reference, copies
+
+
 def release_cell(chapter, exercise):
     for cell in release_notebook(chapter).cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == exercise:
@@ -773,7 +807,6 @@ def write_class(folder, chapters):
     """The class of :func:`class_answers` as ``<student>_<chapter>.ipynb`` files in ``folder``."""
     from grader_fixtures import make_submission, write_notebook
 
-    names = list(solution_sources(chapters[0]))  # noqa: F841 - checks the chapter exists
     for chapter in chapters:
         all_exercises = list(solution_sources(chapter))
         for student, answers in class_answers(chapter).items():

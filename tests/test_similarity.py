@@ -8,7 +8,6 @@ package's reference, and blank notebooks.
 import contextlib
 import csv
 import io
-import itertools
 import random
 import textwrap
 from pathlib import Path
@@ -16,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from grader_fixtures import ROOT, chapters, make_submission, run_cli, solution_sources, write_notebook
-from similarity_fixtures import (HONEST, class_answers, disguise, honest_answers, package_reference, release_cell,
-                                 rename, write_class)
+from similarity_fixtures import (HONEST, calibration_figures, chapter_of, class_answers, disguise, honest_answers,
+                                 package_reference, release_cell, rename, write_class)
 
 from lstm_helpers.classroom import similarity
 from lstm_helpers.classroom.similarity import (DEFAULT_MIN_TOKENS, DEFAULT_THRESHOLD, REFERENCE, answer_similarity,
@@ -59,17 +58,6 @@ def total_norm(gradient_dict, limit):
     unused = np.zeros(3)
     return (n, factor)
 '''
-
-REORDERED = '''
-def total_norm(grads, max_norm):
-    squares = 0.0
-    for g in grads.values():
-        squares = squares + np.sum(g ** 2)
-    norm = np.sqrt(squares)
-    scale = max_norm / norm
-    return norm, scale
-'''
-
 
 def test_comments_docstrings_names_spacing_and_dead_stores_do_not_count():
     assert _own(ORIGINAL).lines == _own(DISGUISED).lines
@@ -187,7 +175,7 @@ def _namespace():
 @pytest.mark.parametrize("name", sorted(HONEST))
 def test_the_honest_answers_and_their_disguised_copies_are_correct(name):
     """The synthetic class is real code: every honest answer, and every disguised copy, passes its check."""
-    chapter = next(c for c in chapters() if name in solution_sources(c))
+    chapter = chapter_of(name)
     cells = honest_answers(chapter)[name] + [solution_sources(chapter)[name]]
     for index, cell in enumerate(cells):
         for source in (cell, disguise(cell, seed=index)):
@@ -198,27 +186,9 @@ def test_the_honest_answers_and_their_disguised_copies_are_correct(name):
                 check(name, namespace[name], rng=np.random.default_rng(7), hidden=True)
 
 
-def _figures(name):
-    """(honest pairs, honest against the reference, disguised copies) similarities for one exercise."""
-    chapter = next(c for c in chapters() if name in solution_sources(c))
-    given = release_cell(chapter, name)
-    solution = solution_sources(chapter)[name]
-    honest = honest_answers(chapter)[name]
-    independent = [solution] + honest  # the solution is one more honest way to write it
-    pairs = [answer_similarity(a, b, given=given) for a, b in itertools.combinations(independent, 2)]
-    references = reference_sources(EXERCISES[name]).values()
-    against_reference = [max(answer_similarity(h, r, given=given) for r in references) for h in honest]
-    copies = []
-    for k, base in enumerate(independent + [package_reference(name)]):
-        disguised = [disguise(base, seed=100 * k + s) for s in range(3)]
-        copies += [answer_similarity(base, c, given=given) for c in disguised]
-        copies += [answer_similarity(a, b, given=given) for a, b in itertools.combinations(disguised, 2)]
-    return pairs, against_reference, copies
-
-
 @pytest.mark.parametrize("name", sorted(HONEST))
 def test_honest_pairs_stay_below_the_threshold_and_disguised_copies_above(name):
-    pairs, against_reference, copies = _figures(name)
+    pairs, against_reference, copies = calibration_figures(name, copies_per_answer=3)
     assert max(pairs) < DEFAULT_THRESHOLD, f"two honest answers to {name} look copied: {max(pairs):.2f}"
     assert max(against_reference) < DEFAULT_THRESHOLD
     assert min(copies) >= DEFAULT_THRESHOLD, f"a disguised copy of {name} slips through: {min(copies):.2f}"

@@ -176,30 +176,29 @@ def _text_lines(source: str) -> list[str]:
     return lines
 
 
-def _as_text(source: str, given: str) -> Normalised:
-    left = Counter(_text_lines(given))
+def _minus(lines: list[str], given: list[str]) -> Normalised:
+    """``lines`` without those of ``given`` (each given line once), compared as text."""
+    left = Counter(given)
     kept = []
-    for line in _text_lines(source):
+    for line in lines:
         if left[line] > 0:
             left[line] -= 1
         else:
             kept.append((0, line))
     return Normalised(tuple(kept), parsed=False)
+
+
+def _as_text(source: str, given: str) -> Normalised:
+    return _minus(_text_lines(source), _text_lines(given))
+
+
+def _words(text: str) -> list[str]:
+    return [" ".join(words) for words in (_WORD.findall(raw.lower()) for raw in text.splitlines()) if words]
 
 
 def normalise_markdown(source: str, *, given: str = "") -> Normalised:
     """A written answer: its words in lower case, a line per non-blank line, minus the release's lines."""
-    def lines(text):
-        return [" ".join(words) for words in (_WORD.findall(raw.lower()) for raw in text.splitlines()) if words]
-
-    left = Counter(lines(given))
-    kept = []
-    for line in lines(source):
-        if left[line] > 0:
-            left[line] -= 1
-        else:
-            kept.append((0, line))
-    return Normalised(tuple(kept), parsed=False)
+    return _minus(_words(source), _words(given))
 
 
 _TRANSFORMER = None
