@@ -314,3 +314,9 @@ def test_parallel_normalisation_gives_the_same_report(synthetic_class, monkeypat
     parallel = similarity_report(synthetic_class, course_root=ROOT, processes=2, workers=2)
     assert parallel.matches == serial.matches
     assert Path(synthetic_class).is_dir()
+
+
+def test_help():
+    result = run_cli("similarity", "--help", timeout=60)
+    assert result.returncode == 0 and "usage: lstm-course similarity" in result.stdout
+    assert "similarity" in run_cli("--help", timeout=60).stdout
