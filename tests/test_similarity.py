@@ -89,6 +89,13 @@ def f(x, W, b):
     assert [text for _, text in _own(mutating).lines][2:5] == ["_.append(_)", "_ = len(_)", "_.append(_)"]
 
 
+def test_statements_of_an_except_branch_are_reordered_in_their_own_block():
+    one = "def f(a):\n    try:\n        x = a[0]\n    except IndexError:\n        y = 1\n        z = 2\n        return y + z\n    return x\n"
+    other = one.replace("        y = 1\n        z = 2\n", "        z = 2\n        y = 1\n")
+    assert _own(one).lines == _own(other).lines
+    assert [text for _, text in _own(one).lines][:3] == ["def _(_):", "try:", "_ = _[0]"]
+
+
 def test_a_different_computation_is_not_the_same():
     other = ORIGINAL.replace("np.sum(g ** 2)", "np.max(np.abs(g))").replace("np.sqrt(squares)", "squares")
     assert answer_similarity(ORIGINAL, other) < DEFAULT_THRESHOLD

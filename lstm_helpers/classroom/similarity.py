@@ -261,11 +261,12 @@ def _is_noise(stmt: ast.stmt) -> bool:
 
 
 def _blocks(node: ast.AST):
-    """Every statement list directly inside ``node`` (bodies, else branches, handlers)."""
+    """``(owner, field, statements)`` of every statement list directly inside ``node``: its bodies and
+    else branches, and those of its ``except`` handlers and ``case`` clauses (whose owner they are)."""
     for name in _BODIES:
         block = getattr(node, name, None)
         if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-            yield name, block
+            yield node, name, block
     for handler in getattr(node, "handlers", None) or ():
         yield from _blocks(handler)
     for case in getattr(node, "cases", None) or ():
@@ -275,11 +276,9 @@ def _blocks(node: ast.AST):
 def _clean(tree: ast.Module) -> None:
     """Drop docstrings, ``pass`` and bare constants from every block, in place."""
     for node in [tree, *_statements(tree.body)]:
-        for name in _BODIES:
-            block = getattr(node, name, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                kept = [stmt for stmt in block if not _is_noise(stmt)]
-                setattr(node, name, kept or ([ast.Pass()] if name == "body" else []))
+        for owner, name, block in list(_blocks(node)):
+            kept = [stmt for stmt in block if not _is_noise(stmt)]
+            setattr(owner, name, kept or ([ast.Pass()] if name == "body" else []))
 
 
 def _bound_names(nodes: list[ast.AST]) -> set[str]:
@@ -316,10 +315,10 @@ def _drop_dead_stores(tree: ast.Module, nodes: list[ast.AST], bound: set[str]) -
         if not dead_here:
             continue
         for node in [func, *_statements(func.body)]:
-            for name, block in list(_blocks(node)):
+            for owner, name, block in list(_blocks(node)):
                 kept = [stmt for stmt in block if not _is_dead_store(stmt, dead_here)]
                 if len(kept) != len(block):
-                    setattr(node, name, kept or ([ast.Pass()] if name == "body" else []))
+                    setattr(owner, name, kept or ([ast.Pass()] if name == "body" else []))
 
 
 def _is_dead_store(stmt: ast.stmt, dead: set[str]) -> bool:
@@ -405,10 +404,10 @@ def _canonical_order(node: ast.AST, bound: set[str]) -> None:
     Among the statements free to go next, the one whose text (renamed names as ``_``) sorts first
     goes first, so the order no longer depends on the order the learner wrote them in.
     """
-    for _, block in _blocks(node):
+    for _, _, block in _blocks(node):
         for stmt in block:
             _canonical_order(stmt, bound)
-    for name, block in list(_blocks(node)):
+    for owner, name, block in list(_blocks(node)):
         if len(block) < 2:
             continue
         found = [_effects(stmt, bound) for stmt in block]
@@ -425,11 +424,11 @@ def _canonical_order(node: ast.AST, bound: set[str]) -> None:
             first = min(ready, key=lambda j: (keys[j], j))
             done.add(first)
             order.append(first)
-        setattr(node, name, [block[j] for j in order])
+        setattr(owner, name, [block[j] for j in order])
 
 
 def _header(stmt: ast.stmt) -> list[str]:
-    """The header line(s) of a compound statement, e.g. ``for _3 in range(_4):``."""
+    """The header line(s) of a compound statement, e.g. ``for _ in range(_):``."""
     shallow = type(stmt)(**{f: getattr(stmt, f, None) for f in stmt._fields})
     for name in _BODIES:
         if getattr(shallow, name, None):
@@ -488,7 +487,7 @@ def _statements(block: list[ast.stmt], depth: int = 1_000):
     for stmt in block:
         yield stmt
         if depth > 0:
-            for _, inner in _blocks(stmt):
+            for _, _, inner in _blocks(stmt):
                 yield from _statements(inner, depth - 1)
 
 
