@@ -77,6 +77,7 @@ import ast
 import csv
 import inspect
 import json
+import keyword
 import logging
 import os
 import re
@@ -398,7 +399,7 @@ def _rename_bound(nodes: list[ast.AST], bound: set[str]) -> None:
             setattr(node, attr, "_")
 
 
-def _canonical_order(node: ast.AST, bound: set[str]) -> None:
+def _canonical_order(node: ast.AST, bound: set[str], memo: dict) -> None:
     """Reorder the independent statements of every block of ``node`` (innermost first), in place.
 
     Among the statements free to go next, the one whose text (renamed names as ``_``) sorts first
@@ -406,12 +407,12 @@ def _canonical_order(node: ast.AST, bound: set[str]) -> None:
     """
     for _, _, block in _blocks(node):
         for stmt in block:
-            _canonical_order(stmt, bound)
+            _canonical_order(stmt, bound, memo)
     for owner, name, block in list(_blocks(node)):
         if len(block) < 2:
             continue
         found = [_effects(stmt, bound) for stmt in block]
-        keys = [ast.unparse(stmt) for stmt in block]
+        keys = [_text(stmt, memo) for stmt in block]
         after = [set() for _ in block]  # after[j]: the statements that must come before j
         for j in range(len(block)):
             for i in range(j):
@@ -442,96 +443,109 @@ def _header(stmt: ast.stmt) -> list[str]:
     return [line.strip() for line in lines if line.strip() not in ("pass", "finally:", "")]
 
 
-def _flatten(block: list[ast.stmt], depth: int, out: list[tuple[int, str]]) -> None:
+def _is_simple(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Match) or not any(True for _ in _blocks(stmt))
+
+
+def _text(stmt: ast.stmt, memo: dict) -> str:
+    """The statement as text, body included; a compound statement's text is built from its
+    header and the (memoised) texts of its body, so nothing is unparsed twice."""
+    found = memo.get(id(stmt))
+    if found is None:
+        if _is_simple(stmt):
+            found = ast.unparse(stmt)
+        else:
+            parts = _header(stmt)
+            for owner, _, block in _blocks(stmt):
+                if owner is not stmt:
+                    parts.append(_header(owner)[0] if owner.type else "except:")
+                parts.extend("    " + _text(inner, memo).replace("\n", "\n    ") for inner in block)
+            found = "\n".join(parts)
+        memo[id(stmt)] = found
+    return found
+
+
+def _flatten(block: list[ast.stmt], depth: int, out: list[tuple[int, str]], memo: dict) -> None:
     for stmt in block:
-        mine = not getattr(stmt, "_given", False)
-        if not any(True for _ in _blocks(stmt)) or isinstance(stmt, ast.Match):
-            if mine:
-                out.extend((depth, line.strip()) for line in ast.unparse(stmt).splitlines())
+        if _is_simple(stmt):
+            out.extend((depth, line.strip()) for line in _text(stmt, memo).splitlines())
             continue
-        if mine:
-            out.extend((depth, line) for line in _header(stmt))
-        _flatten(stmt.body, depth + 1, out)
+        out.extend((depth, line) for line in _header(stmt))
+        _flatten(stmt.body, depth + 1, out, memo)
         for handler in getattr(stmt, "handlers", None) or ():
             out.append((depth, _header(handler)[0] if handler.type else "except:"))
-            _flatten(handler.body, depth + 1, out)
+            _flatten(handler.body, depth + 1, out, memo)
         if getattr(stmt, "orelse", None):
             out.append((depth, "else:"))
-            _flatten(stmt.orelse, depth + 1, out)
+            _flatten(stmt.orelse, depth + 1, out, memo)
         if getattr(stmt, "finalbody", None):
             out.append((depth, "finally:"))
-            _flatten(stmt.finalbody, depth + 1, out)
+            _flatten(stmt.finalbody, depth + 1, out, memo)
 
 
-def _statement_key(stmt: ast.stmt) -> str:
-    """A statement as written, names included, without its body: what "the same given line" means."""
-    if any(True for _ in _blocks(stmt)):
-        stmt = type(stmt)(**{f: ([] if f in (*_BODIES, "handlers", "cases") else getattr(stmt, f, None))
-                             for f in stmt._fields})
-    return ast.dump(stmt, annotate_fields=False, include_attributes=False)
-
-
-#: Given code is looked for this many blocks deep (a function's body, a loop in it, an ``if``
-#: in that loop, ...); deeper statements are taken as the learner's.
-_GIVEN_DEPTH = 4
-_NAMES_IN_DUMP = re.compile(r"\b(Name|arg)\('[^']*'")
-
-
-def _shape_key(key: str) -> str:
-    """:func:`_statement_key` with every variable name blanked: the given line after renaming."""
-    return _NAMES_IN_DUMP.sub(r"\1('_'", key)
-
-
-def _statements(block: list[ast.stmt], depth: int = 1_000):
-    """Every statement in ``block`` and in the blocks inside it (``depth`` levels down), in source order."""
+def _statements(block: list[ast.stmt]):
+    """Every statement in ``block`` and in the blocks inside it, in source order."""
     for stmt in block:
         yield stmt
-        if depth > 0:
-            for _, _, inner in _blocks(stmt):
-                yield from _statements(inner, depth - 1)
+        for _, _, inner in _blocks(stmt):
+            yield from _statements(inner)
 
 
-def _mark_given(tree: ast.Module, given: tuple[str, ...]) -> None:
-    """Mark (``_given``) the statements the release already holds, each release statement once:
-    first those written exactly as released, then those that differ only in names (renamed)."""
-    exact, shape = Counter(given), Counter(_shape_key(key) for key in given)
-    rest = []
-    for stmt in _statements(tree.body, _GIVEN_DEPTH):
-        key = _statement_key(stmt)
-        if exact[key] > 0:
-            exact[key] -= 1
-            shape[_shape_key(key)] -= 1
-            stmt._given = True
-        else:
-            rest.append((stmt, _shape_key(key)))
-    for stmt, key in rest:
-        if shape[key] > 0:
-            shape[key] -= 1
-            stmt._given = True
+_SHAPE = re.compile(r"""(?<![\w'"])([A-Za-z]{0,2})('(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(?<![.\w])([A-Za-z_]\w*)""")
+_FIELD = re.compile(r"\{([^{}]*)\}")
+
+
+def _shape(line: str) -> str:
+    """A line with every name blanked (strings, attributes and keywords kept, names inside an
+    f-string's braces blanked): how a given line is recognised whatever the learner renamed in it."""
+    def blank(match):
+        prefix, string, word = match.groups()
+        if string is not None:
+            if "f" in prefix.lower():
+                string = _FIELD.sub(lambda field: "{" + _shape(field.group(1)) + "}", string)
+            return prefix + string
+        return word if keyword.iskeyword(word) else "_"
+
+    return _SHAPE.sub(blank, line)
+
+
+def _subtract(lines: list[tuple[int, str]], given: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """``lines`` without the release's lines (by :func:`_shape`, each release line once) and ``pass``."""
+    left = Counter(given)
+    kept = []
+    for depth, text in lines:
+        key = _shape(text)
+        if left[key] > 0:
+            left[key] -= 1
+        elif text != "pass":
+            kept.append((depth, text))
+    return tuple(kept)
 
 
 def _normalise_tree(tree: ast.Module, given: tuple[str, ...]) -> Normalised:
     _clean(tree)
-    _mark_given(tree, given)
     nodes = list(ast.walk(tree))
     bound = _bound_names(nodes)
     _drop_dead_stores(tree, nodes, bound)
     _rename_bound(nodes, bound)
-    _canonical_order(tree, bound)
+    memo: dict = {}
+    _canonical_order(tree, bound, memo)
     lines: list[tuple[int, str]] = []
-    _flatten(tree.body, 0, lines)
-    return Normalised(tuple(line for line in lines if line[1] != "pass"), parsed=True)
+    _flatten(tree.body, 0, lines, memo)
+    return Normalised(_subtract(lines, given), parsed=True)
 
 
 @lru_cache(maxsize=256)
 def _given_statements(source: str) -> tuple[str, ...]:
-    """The :func:`_statement_key` of every statement of a release cell."""
+    """The :func:`_shape` of every line of a release cell (its statements, headers of compound ones)."""
     try:
         tree = _parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return ()
     _clean(tree)
-    return tuple(_statement_key(stmt) for stmt in _statements(tree.body, _GIVEN_DEPTH))
+    lines: list[tuple[int, str]] = []
+    _flatten(tree.body, 0, lines, {})
+    return tuple(_shape(text) for _, text in lines)
 
 
 def normalise_cell(source: str, *, given: str = "") -> Normalised:
