@@ -342,14 +342,44 @@ class _Effects:
     barrier: bool
 
 
-def _effects(stmt: ast.stmt, bound: set[str]) -> _Effects:
-    """The local names a statement reads and writes, and whether it may not move at all."""
+def _effects(stmt: ast.stmt, bound: set[str], memo: dict) -> _Effects:
+    """The local names a statement reads and writes, and whether it may not move at all.
+
+    A compound statement's effects are those of its header and of the statements in its blocks
+    (memoised: each statement is looked at once, however deep).
+    """
+    found = memo.get(id(stmt))
+    if found is not None:
+        return found
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         # a definition only binds its name; what its body reads matters when it is called
         reads = {_name(n) for n in ast.walk(stmt) if isinstance(n, ast.Name)}
-        return _Effects(reads & bound, {getattr(stmt, "_orig", stmt.name)} & bound, False)
+        found = _Effects(reads & bound, {getattr(stmt, "_orig", stmt.name)} & bound, False)
+    elif _is_simple(stmt):
+        found = _walk_effects([stmt], bound)
+    else:
+        parts = [getattr(stmt, f) for f in stmt._fields if f not in _BLOCK_FIELDS]
+        found = _walk_effects([p for part in parts for p in (part if isinstance(part, list) else [part])
+                               if isinstance(p, ast.AST)], bound)
+        for owner, _, block in _blocks(stmt):
+            if owner is not stmt and owner.type is not None:  # except X as e:
+                found = _union(found, _walk_effects([owner.type], bound))
+            for inner in block:
+                found = _union(found, _effects(inner, bound, memo))
+    memo[id(stmt)] = found
+    return found
+
+
+_BLOCK_FIELDS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+
+
+def _union(a: _Effects, b: _Effects) -> _Effects:
+    return _Effects(a.reads | b.reads, a.writes | b.writes, a.barrier or b.barrier)
+
+
+def _walk_effects(roots: list[ast.AST], bound: set[str]) -> _Effects:
     reads, writes, barrier = set(), set(), False
-    stack = [stmt]
+    stack = list(roots)
     while stack:
         node = stack.pop()
         if isinstance(node, _SCOPES):  # a nested function or lambda runs later: the names it reads
@@ -399,7 +429,7 @@ def _rename_bound(nodes: list[ast.AST], bound: set[str]) -> None:
             setattr(node, attr, "_")
 
 
-def _canonical_order(node: ast.AST, bound: set[str], memo: dict) -> None:
+def _canonical_order(node: ast.AST, bound: set[str], memo: dict, effects: dict) -> None:
     """Reorder the independent statements of every block of ``node`` (innermost first), in place.
 
     Among the statements free to go next, the one whose text (renamed names as ``_``) sorts first
@@ -407,11 +437,11 @@ def _canonical_order(node: ast.AST, bound: set[str], memo: dict) -> None:
     """
     for _, _, block in _blocks(node):
         for stmt in block:
-            _canonical_order(stmt, bound, memo)
+            _canonical_order(stmt, bound, memo, effects)
     for owner, name, block in list(_blocks(node)):
         if len(block) < 2:
             continue
-        found = [_effects(stmt, bound) for stmt in block]
+        found = [_effects(stmt, bound, effects) for stmt in block]
         keys = [_text(stmt, memo) for stmt in block]
         after = [set() for _ in block]  # after[j]: the statements that must come before j
         for j in range(len(block)):
@@ -529,7 +559,7 @@ def _normalise_tree(tree: ast.Module, given: tuple[str, ...]) -> Normalised:
     _drop_dead_stores(tree, nodes, bound)
     _rename_bound(nodes, bound)
     memo: dict = {}
-    _canonical_order(tree, bound, memo)
+    _canonical_order(tree, bound, memo, {})
     lines: list[tuple[int, str]] = []
     _flatten(tree.body, 0, lines, memo)
     return Normalised(_subtract(lines, given), parsed=True)
