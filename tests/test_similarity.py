@@ -327,3 +327,11 @@ def test_help():
     result = run_cli("similarity", "--help", timeout=60)
     assert result.returncode == 0 and "usage: lstm-course similarity" in result.stdout
     assert "similarity" in run_cli("--help", timeout=60).stdout
+
+
+def test_the_table_can_show_the_top_rows_only(synthetic_class):
+    report = similarity_report(synthetic_class, course_root=ROOT)
+    table = report.table(top=3).splitlines()
+    assert len(table) > 5 and table[0].startswith("exercise") and set(table[1]) <= {"-", " "}
+    assert table[5] == "" and f"(the 3 most similar of {len(report.matches)} rows" in table[7]
+    assert [line.split()[0] for line in table[2:5]] == [m.exercise for m in report.matches[:3]]

@@ -806,10 +806,10 @@ class SimilarityReport:
                                  m.tokens_a, m.tokens_b, m.reference])
         return path
 
-    def table(self) -> str:
-        """The matches as a plain-text table, most similar first, then a summary."""
+    def table(self, *, top: int | None = None) -> str:
+        """The matches as a plain-text table, most similar first (the first ``top`` only), then a summary."""
         rows = [("exercise", "student A", "student B", "similarity")]
-        for m in self.matches:
+        for m in self.matches[:top]:
             other = f"reference: {m.reference}" if m.student_b == REFERENCE else m.student_b
             rows.append((m.exercise, m.student_a, other, f"{m.similarity:.2f}"))
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -838,6 +838,8 @@ class SimilarityReport:
             summary.append("median similarity of all pairs: " + ", ".join(
                 f"{name} {value:.2f}" for name, value in self.median.items()))
         summary.extend(self.notes)
+        if top is not None and len(self.matches) > top:
+            summary.insert(2, f"(the {top} most similar of {len(self.matches)} rows; the CSV has them all)")
         if not self.matches:
             lines = ["no answers at or above the threshold"]
         return "\n".join(lines + summary)
@@ -1057,6 +1059,9 @@ def add_command(commands) -> None:
     parser.add_argument("--min-tokens", type=_count, default=DEFAULT_MIN_TOKENS, metavar="N",
                         help="do not compare answers with fewer tokens of the learner's own code "
                              "(default: %(default)s)")
+    parser.add_argument("--top", type=_count, default=200, metavar="N",
+                        help="rows to print, most similar first (default: %(default)s; 0 = all); "
+                             "the CSV has every row")
     parser.add_argument("--chapters", nargs="+", metavar="CHAPTER", default=None,
                         help="chapters to compare (default: all)")
     parser.add_argument("--jobs", "-j", type=_count, default=os.cpu_count() or 1, metavar="N",
@@ -1083,7 +1088,7 @@ def run_command(args) -> int:
     except ValueError as exc:
         print(f"lstm-course similarity: {exc}", file=sys.stderr)
         return 2
-    print(report.table())
+    print(report.table(top=args.top or None))
     if args.out:
         print(f"wrote {report.write_csv(args.out)}")
     return 0
