@@ -58,13 +58,14 @@ The reference
     * the answer cell of the course's solution notebook
       (``solutions/<chapter>/<chapter>.ipynb``), and
     * the package's reference function (``EXERCISES[name].reference``) when
-      it is a plain function: its source as written; its source without its
-      input validation (the statements that call ``lstm_helpers._validate``
-      directly or through a private helper, which no answer needs); and that
-      followed by the private helpers it calls (functions whose names start
-      with ``_``: a copy has to bring them along, while the public functions
-      it calls, such as ``sigmoid`` or ``lstm_cell_forward``, are the
-      course's own functions that a learner may call too).
+      it is a plain function: its source without its input validation (the
+      statements that call ``lstm_helpers._validate`` directly or through a
+      private helper, which no answer needs); when it has some, its source as
+      written; and, when it calls private helpers (names starting with
+      ``_``), its source followed by theirs: a copy has to bring them along,
+      while the public functions it calls, such as ``sigmoid`` or
+      ``lstm_cell_forward``, are the course's own, which a learner may call
+      too.
 
     The row reports the highest of these similarities. A question whose
     reference is a computed value (``kind="value"``) has only the solution
@@ -636,13 +637,16 @@ def _private_helpers(func, validators: set[str]) -> list:
     return found
 
 
-def _without_validation(source: str, validators: set[str]) -> str:
+def _without_validation(source: str, validators: set[str]) -> tuple[str, bool]:
+    """The function's source without the statements that call a validator; whether any was removed."""
     tree = ast.parse(source)
     func = tree.body[0]
-    func.body = [stmt for stmt in func.body
-                 if not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in validators
-                            for n in ast.walk(stmt))] or [ast.Pass()]
-    return ast.unparse(tree)
+    kept = [stmt for stmt in func.body
+            if not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in validators
+                       for n in ast.walk(stmt))]
+    removed = len(kept) < len(func.body)
+    func.body = kept or [ast.Pass()]
+    return ast.unparse(tree), removed
 
 
 def reference_sources(exercise) -> dict[str, str]:
@@ -657,12 +661,15 @@ def reference_sources(exercise) -> dict[str, str]:
         return {}
     module = inspect.getmodule(func)
     validators = _validators(module)
-    own = _without_validation(source, validators)
+    own, checks = _without_validation(source, validators)
     label = f"{func.__module__}.{func.__name__}"
-    out = {label: own, f"{label} (with its input checks)": source}
+    out = {label: own}
+    if checks:
+        out[f"{label} (with its input checks)"] = source
     helpers = _private_helpers(func, validators)
     if helpers:
-        parts = [own] + [_without_validation(textwrap.dedent(inspect.getsource(h)), validators) for h in helpers]
+        parts = [own] + [_without_validation(textwrap.dedent(inspect.getsource(h)), validators)[0]
+                         for h in helpers]
         out[f"{label} + {', '.join(h.__name__ for h in helpers)}"] = "\n\n".join(parts)
     return out
 
