@@ -1036,18 +1036,11 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    import argparse
-
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
 def add_command(commands) -> None:
     """Register ``similarity`` on the ``lstm-course`` sub-command parsers ``commands``."""
     import argparse
+
+    from .cli import _positive_int, _seconds as _count  # whole numbers: at least 1, at least 0
 
     parser = commands.add_parser(
         "similarity", help="pairs of near-identical answers, and answers like the course's reference",
@@ -1071,7 +1064,7 @@ def add_command(commands) -> None:
                              "the CSV has every row")
     parser.add_argument("--chapters", nargs="+", metavar="CHAPTER", default=None,
                         help="chapters to compare (default: all)")
-    parser.add_argument("--jobs", "-j", type=_count, default=os.cpu_count() or 1, metavar="N",
+    parser.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
                         help="processes that parse the answers and threads that compare them "
                              "(default: number of cores, %(default)s here)")
     parser.add_argument("--course", metavar="DIR", default=None,
@@ -1091,7 +1084,7 @@ def run_command(args) -> int:
     try:
         report = similarity_report(args.submitted, course_root=args.course, threshold=args.threshold,
                                    min_tokens=args.min_tokens, chapters=args.chapters,
-                                   workers=max(args.jobs, 1), processes=max(args.jobs, 1))
+                                   workers=args.jobs, processes=args.jobs)
     except ValueError as exc:
         print(f"lstm-course similarity: {exc}", file=sys.stderr)
         return 2
