@@ -3,6 +3,7 @@
     lstm-course release                 regenerate notebooks/ from solutions/ (nbgrader)
     lstm-course grade SUBMISSIONS       autograde a class: CSV + feedback
     lstm-course check [NOTEBOOK|FOLDER] self-study: grade your own notebook(s) (default: your workspace)
+    lstm-course similarity SUBMITTED    near-identical answers, and copies of the reference
     lstm-course lab                     start JupyterLab on your workspace
     lstm-course update                  bring the course's new versions into your workspace, keeping your answers
 
@@ -14,6 +15,7 @@ import os
 import sys
 
 from .. import __version__
+from . import similarity
 
 
 def _positive_int(text):
@@ -126,6 +128,8 @@ def build_parser():
                         "`lstm-course lab` uses)")
     update.add_argument("--course", metavar="DIR", default=None, help="the course folder (default: found upwards)")
     update.set_defaults(handler=cmd_update)
+
+    similarity.add_command(commands)
 
     lab = commands.add_parser(
         "lab", help="start JupyterLab on your workspace (lstm_helpers.classroom.lab)",
