@@ -383,6 +383,9 @@ class TrustedExecute(GuardedExecute):
             errors = [o for o in request_cell.outputs if o.get("output_type") == "error"]
             if errors:
                 last = errors[-1]
+                if last.get("ename") in ("KeyboardInterrupt", "CellTimeoutError") and \
+                        not any(e.get("ename") == "CellTimeoutError" for e in errors[:-1]):
+                    self._event("timeout", index, f"{call.answer} was stopped by the per-cell time limit")
                 raise verdicts.KernelTrouble(_trouble_text(call, last.get("ename", ""), last.get("evalue", "")))
             raise verdicts.KernelTrouble(f"the kernel gave no answer while the grader ran {call.answer}")
 

@@ -25,6 +25,9 @@ ATTRIBUTES = {"_getframe", "f_back", "f_locals", "f_globals", "f_code", "tb_fram
               "__code__", "__globals__", "__closure__", "__subclasses__", "__builtins__", "__dict__",
               "input_transformers_post", "input_transformers_cleanup", "system", "popen", "fork", "kill",
               "killpg", "execv", "execve", "setsid", "modules"}
+#: Modules whose contents an answer has no reason to change (``np.allclose = ...``).
+PROTECTED = {"numpy", "lstm_helpers", "builtins", "sys", "IPython", "importlib", "warnings", "types", "inspect",
+             "gc", "os", "nbgrader", "ipykernel", "jupyter_client"}
 #: Magics that only time, display or document code.
 MAGICS = {"time", "timeit", "matplotlib", "precision", "pprint", "who", "whos", "pdoc", "pinfo", "pinfo2",
           "psearch", "pdef", "xmode", "debug", "page", "history", "lsmagic", "magic"}
@@ -43,11 +46,21 @@ def _magics(source):
     return found
 
 
+def _plain(source):
+    """``source`` without the magics that only time or display code (a ``%%time`` cell's body stays)."""
+    lines = source.splitlines()
+    if lines and lines[0].strip().startswith("%%") and lines[0].strip()[2:].split(None, 1)[0] in MAGICS:
+        lines = lines[1:]
+    return "\n".join(line for line in lines
+                     if not (line.strip().startswith("%") and not line.strip().startswith("%%")
+                             and (line.strip().lstrip("%").split(None, 1) or [""])[0] in MAGICS))
+
+
 def scan_source(source, module_names):
-    """``[(line, what)]`` for one cell; ``module_names``: names bound to imported modules anywhere."""
+    """``[(line, what)]`` for one cell; ``module_names``: names bound to protected modules anywhere."""
     found = _magics(source)
     try:
-        tree = ast.parse(_python(source))
+        tree = ast.parse(_python(_plain(source)))
     except SyntaxError:
         return found
     for node in ast.walk(tree):
@@ -73,12 +86,14 @@ def scan_source(source, module_names):
 
 
 def _module_names(trees):
-    names = set()
+    """Names bound to a protected module or one of its submodules (``np``, ``nt`` for numpy.testing)."""
+    names = set(PROTECTED)
     for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                names |= {a.asname or a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom):
+                names |= {a.asname or a.name.split(".")[0] for a in node.names
+                          if a.name.split(".")[0] in PROTECTED}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PROTECTED:
                 names |= {a.asname or a.name for a in node.names}
     return names
 
@@ -92,7 +107,7 @@ def scan_notebook(nb, release):
     for cell in list(release.cells) + [c for _, c in cells]:
         if cell.cell_type == "code":
             try:
-                trees.append(ast.parse(_python(cell.source)))
+                trees.append(ast.parse(_python(_plain(cell.source))))
             except SyntaxError:
                 pass
     modules = _module_names(trees)
