@@ -19,6 +19,7 @@ from nbclient import NotebookClient
 
 from grader_fixtures import ROOT
 from lstm_helpers.classroom import sandbox
+from lstm_helpers.classroom.nbgrader_plugins import SandboxKernelManager
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sandbox.unavailable_reason() is not None,
                                                    reason=f"no sandbox here: {sandbox.unavailable_reason()}")]
@@ -81,7 +82,7 @@ def probed(tmp_path_factory):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code.replace("PORT", str(port)))
                                          for code in PROBES.values()])
     client = NotebookClient(nb, timeout=60, allow_errors=True)
-    client.km = sandbox.SandboxKernelManager(sandbox_spec=spec, sandbox_root=str(sandbox.socket_root(work)))
+    client.km = SandboxKernelManager(sandbox_spec=spec, sandbox_root=str(sandbox.socket_root(work)))
     started = time.monotonic()
     client.execute()
     seconds = time.monotonic() - started

@@ -154,7 +154,8 @@ def grade_class(submissions, course_root=None, *, jobs=None, out_csv=None, feedb
     if tasks and isolated:
         packages = {c: template.package(c) for c in chapters}
         files = {c: _chapter_files(template, c) for c in chapters}
-        settings = sandbox_settings(work, packages, files, limits)
+        share = {"cpus": max(1.0, (os.cpu_count() or 1) / min(jobs, len(tasks)))}  # the machine, shared fairly
+        settings = sandbox_settings(work, packages, files, {**share, **(limits or {})})
         for task in tasks:
             task["sandbox"] = settings
     if tasks:
@@ -478,13 +479,13 @@ def check_notebooks(notebooks, course_root=None, *, jobs=None, cell_timeout=None
                 task["files"] = {f"work/{Path(path).name}": str(staged)}
             tasks.append(task)
             results.append((path, result))
+        jobs = max(1, min(int(jobs or os.cpu_count() or 1), max(1, len(tasks))))
         if isolated and tasks:
-            settings = sandbox_settings(work, packages, {})
+            settings = sandbox_settings(work, packages, {}, {"cpus": max(1.0, (os.cpu_count() or 1) / jobs)})
             for task in tasks:
                 spec = dict(settings["specs"][task.pop("sandbox_chapter")])
                 spec["files"] = {**spec["files"], **task.pop("files")}
                 task["sandbox"] = {"spec": spec, "root": settings["root"]}
-        jobs = max(1, min(int(jobs or os.cpu_count() or 1), max(1, len(tasks))))
         outcomes = pool.run_all(tasks, jobs=jobs, log_dir=work / "logs", failed=lambda reply: not reply.get("graded"))
         for (path, result), (reply, error, tries) in zip(results, outcomes):
             if reply is None or not reply.get("graded"):

@@ -28,9 +28,15 @@ import copy
 import json
 import math
 import os
+import shutil
+import sys
+import tempfile
 import time
+from dataclasses import asdict
+from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode
+from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Integer, Unicode
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
@@ -39,7 +45,7 @@ from traitlets.utils.importstring import import_item
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbgrader.preprocessors import ClearHiddenTests, Execute
 
-from . import codec, verdicts
+from . import codec, sandbox, verdicts
 
 try:  # nbclient is what nbgrader's Execute runs on
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -247,7 +253,8 @@ class GuardedExecute(Execute):
 
     def _kernel_answers(self, seconds=3):
         """True when the kernel runs an empty cell within ``seconds`` (it is not stuck in the last one)."""
-        
+        from jupyter_core.utils import run_sync
+
         try:
             msg_id = self.kc.execute("pass", silent=True, store_history=False)
             deadline = _now() + seconds
@@ -445,6 +452,102 @@ def _trouble_text(call, ename, evalue):
     return f"the grader could not run {call.answer}: {ename}: {evalue}"
 
 
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start inside a sandbox described by ``sandbox_spec``.
+
+    Each start gets a fresh socket folder under ``sandbox_root``, the ipc
+    transport, a connection file inside that folder, message-mode interrupts,
+    and a clean environment (bwrap's ``--clearenv``; ``JPY_PARENT_PID`` is
+    never passed in).
+    """
+
+    sandbox_spec = Dict(help="Spec fields (see lstm_helpers.classroom.sandbox.Spec)").tag(config=True)
+    sandbox_root = Unicode(help="Host folder for the kernels' socket folders").tag(config=True)
+    max_message_bytes = Integer(256 << 20, help="Largest message the grader accepts from a kernel; a kernel "
+                                "that sends more is disconnected").tag(config=True)
+
+    _ipc_dir = None
+
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = "message"
+        return spec
+
+    async def _async_pre_start_kernel(self, **kw):
+        root = Path(self.sandbox_root)
+        root.mkdir(parents=True, exist_ok=True)
+        self._ipc_dir = tempfile.mkdtemp(prefix="kernel-", dir=root)
+        uid = int(self.sandbox_spec.get("uid", -1))
+        if uid >= 0:  # a fresh uid for every kernel start: nothing left of an earlier one shares it
+            import secrets
+
+            uid = sandbox.UID_BASE + secrets.randbelow(sandbox.UID_SPAN)
+        self.transport = "ipc"
+        self.ip = os.path.join(self._ipc_dir, "k")
+        self.connection_file = os.path.join(self._ipc_dir, "connection.json")
+        spec = sandbox.Spec(**dict(self.sandbox_spec, ipc_dir=self._ipc_dir, uid=uid))
+        self._cgroup = None
+        if sandbox.cgroup_kind() is not None:
+            spec.cgroup = f"{os.getpid()}-{os.path.basename(self._ipc_dir)}"
+            self._cgroup = sandbox.Cgroup(sandbox.cgroup_kind(), spec.cgroup)
+            self._cgroup.create(sandbox.Limits(**spec.limits))
+        self._spec_path = os.path.join(root, os.path.basename(self._ipc_dir) + ".json")
+        Path(self._spec_path).write_text(json.dumps(asdict(spec)))
+        env = {key: value for key, value in (kw.get("env") or os.environ).items() if key != "JPY_PARENT_PID"}
+        kw["env"] = env
+        kw.pop("cwd", None)
+        cmd, kw = await super()._async_pre_start_kernel(**kw)
+        os.chmod(self.connection_file, 0o644)  # the kernel reads it; only the grader can reach its folder
+        if uid >= 0:
+            os.chown(self._ipc_dir, uid, uid)  # the kernel creates its sockets here...
+        return cmd, kw
+
+    async def _async_post_start_kernel(self, **kw):
+        await super()._async_post_start_kernel(**kw)
+        await self._seal()
+
+    async def _seal(self, seconds=60):
+        """Once the kernel has bound its sockets, take its socket folder back (grading as root only),
+        so that nothing more can be written there."""
+        import asyncio
+
+        if not self._ipc_dir or os.geteuid() != 0:
+            return
+        ports = (self.shell_port, self.iopub_port, self.stdin_port, self.control_port, self.hb_port)
+        sockets = [f"{self.ip}-{port}" for port in ports]
+        for _ in range(int(seconds * 20)):
+            if all(os.path.exists(path) for path in sockets) or not self.has_kernel:
+                break
+            await asyncio.sleep(0.05)
+        os.chown(self._ipc_dir, 0, 0)
+        os.chmod(self._ipc_dir, 0o711)
+
+    def client(self, **kwargs):
+        import zmq
+
+        client = super().client(**kwargs)
+        client.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)  # for the sockets made from now on
+        return client
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        return [sys.executable, "-m", "lstm_helpers.classroom.sandbox", self._spec_path, "--", *cmd]
+
+    _cgroup = None
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart)
+        if self._cgroup is not None:
+            if not self._cgroup.remove():  # anything that slipped out of the namespace's end is killed here
+                self.log.warning("control group %s could not be removed yet", self._cgroup.name)
+            self._cgroup = None
+        if self._ipc_dir and not restart:
+            shutil.rmtree(self._ipc_dir, ignore_errors=True)
+            Path(self._ipc_dir + ".json").unlink(missing_ok=True)
+
+
 class HideHiddenTests(ClearHiddenTests):
     """For feedback: drop the hidden-test regions and the tracebacks that would quote them.
 
@@ -510,7 +613,7 @@ def grading_config(course_root, private_root, *, cell_timeout=None, notebook_tim
     for nbgrader's ``Execute`` (judging the test cells of ``test_plan``
     outside the kernel) and :class:`HideHiddenTests` in the feedback.
     ``sandbox``: ``{"spec": {...}, "root": folder}`` to start kernels in a
-    bubblewrap sandbox (:class:`~lstm_helpers.classroom.sandbox.SandboxKernelManager`),
+    bubblewrap sandbox (:class:`SandboxKernelManager`),
     or None to start them as ordinary processes.
     """
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
@@ -564,8 +667,6 @@ def executor_config(cfg, *, cell_timeout=None, notebook_timeout=None, events_fil
     cfg.TrustedExecute.test_plan = {grade_id: [[c.exercise, c.answer] for c in calls]
                                     for grade_id, calls in (test_plan or {}).items()}
     if sandbox is not None:
-        from .sandbox import SandboxKernelManager
-
         cfg.TrustedExecute.kernel_manager_class = SandboxKernelManager
         cfg.SandboxKernelManager.sandbox_spec = sandbox["spec"]
         cfg.SandboxKernelManager.sandbox_root = str(sandbox["root"])

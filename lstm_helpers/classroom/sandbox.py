@@ -13,7 +13,7 @@ Debian's ``bwrap``. Inside it, the learner's code sees:
   ``/tmp``, both small tmpfs mounts that vanish with the sandbox;
 * one folder shared with the grader for the kernel's sockets and connection
   file; when grading as root, the grader takes it back once the kernel has
-  bound its sockets (:meth:`SandboxKernelManager.seal`), so nothing more can be
+  bound its sockets (``SandboxKernelManager._seal`` in :mod:`.nbgrader_plugins`), so nothing more can be
   written there.
 
 It does not see ``solutions/``, the template course, any gradebook, other
@@ -46,13 +46,9 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-
-from jupyter_client.manager import AsyncKernelManager
-from traitlets import Dict, Integer, Unicode
 
 import lstm_helpers
 
@@ -461,106 +457,6 @@ def launch(spec_path, argv):
     set_limits(limits, spec.uid, bool(spec.cgroup))
     args = command(spec, argv, fds)
     os.execvp(args[0], args)
-
-
-# ---------------------------------------------------------------------------
-# The kernel manager the grader's executor uses
-# ---------------------------------------------------------------------------
-
-class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start inside a sandbox described by ``sandbox_spec``.
-
-    Each start gets a fresh socket folder under ``sandbox_root``, the ipc
-    transport, a connection file inside that folder, message-mode interrupts,
-    and a clean environment (bwrap's ``--clearenv``; ``JPY_PARENT_PID`` is
-    never passed in).
-    """
-
-    sandbox_spec = Dict(help="Spec fields (see lstm_helpers.classroom.sandbox.Spec)").tag(config=True)
-    sandbox_root = Unicode(help="Host folder for the kernels' socket folders").tag(config=True)
-    max_message_bytes = Integer(256 << 20, help="Largest message the grader accepts from a kernel; a kernel "
-                                "that sends more is disconnected").tag(config=True)
-
-    _ipc_dir = None
-
-    @property
-    def kernel_spec(self):
-        spec = super().kernel_spec
-        if spec is not None:
-            spec.interrupt_mode = "message"
-        return spec
-
-    async def _async_pre_start_kernel(self, **kw):
-        root = Path(self.sandbox_root)
-        root.mkdir(parents=True, exist_ok=True)
-        self._ipc_dir = tempfile.mkdtemp(prefix="kernel-", dir=root)
-        uid = int(self.sandbox_spec.get("uid", -1))
-        if uid >= 0:  # a fresh uid for every kernel start: nothing left of an earlier one shares it
-            import secrets
-
-            uid = UID_BASE + secrets.randbelow(UID_SPAN)
-        self.transport = "ipc"
-        self.ip = os.path.join(self._ipc_dir, "k")
-        self.connection_file = os.path.join(self._ipc_dir, "connection.json")
-        spec = Spec(**dict(self.sandbox_spec, ipc_dir=self._ipc_dir, uid=uid))
-        self._cgroup = None
-        if cgroup_kind() is not None:
-            spec.cgroup = f"{os.getpid()}-{os.path.basename(self._ipc_dir)}"
-            self._cgroup = Cgroup(cgroup_kind(), spec.cgroup)
-            self._cgroup.create(Limits(**spec.limits))
-        self._spec_path = os.path.join(root, os.path.basename(self._ipc_dir) + ".json")
-        Path(self._spec_path).write_text(json.dumps(asdict(spec)))
-        env = {key: value for key, value in (kw.get("env") or os.environ).items() if key != "JPY_PARENT_PID"}
-        kw["env"] = env
-        kw.pop("cwd", None)
-        cmd, kw = await super()._async_pre_start_kernel(**kw)
-        os.chmod(self.connection_file, 0o644)  # the kernel reads it; only the grader can reach its folder
-        if uid >= 0:
-            os.chown(self._ipc_dir, uid, uid)  # the kernel creates its sockets here...
-        return cmd, kw
-
-    async def _async_post_start_kernel(self, **kw):
-        await super()._async_post_start_kernel(**kw)
-        await self._seal()
-
-    async def _seal(self, seconds=60):
-        """Once the kernel has bound its sockets, take its socket folder back (grading as root only),
-        so that nothing more can be written there."""
-        import asyncio
-
-        if not self._ipc_dir or os.geteuid() != 0:
-            return
-        ports = (self.shell_port, self.iopub_port, self.stdin_port, self.control_port, self.hb_port)
-        sockets = [f"{self.ip}-{port}" for port in ports]
-        for _ in range(int(seconds * 20)):
-            if all(os.path.exists(path) for path in sockets) or not self.has_kernel:
-                break
-            await asyncio.sleep(0.05)
-        os.chown(self._ipc_dir, 0, 0)
-        os.chmod(self._ipc_dir, 0o711)
-
-    def client(self, **kwargs):
-        import zmq
-
-        client = super().client(**kwargs)
-        client.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)  # for the sockets made from now on
-        return client
-
-    def format_kernel_cmd(self, extra_arguments=None):
-        cmd = super().format_kernel_cmd(extra_arguments)
-        return [sys.executable, "-m", "lstm_helpers.classroom.sandbox", self._spec_path, "--", *cmd]
-
-    _cgroup = None
-
-    async def _async_cleanup_resources(self, restart=False):
-        await super()._async_cleanup_resources(restart)
-        if self._cgroup is not None:
-            if not self._cgroup.remove():  # anything that slipped out of the namespace's end is killed here
-                self.log.warning("control group %s could not be removed yet", self._cgroup.name)
-            self._cgroup = None
-        if self._ipc_dir and not restart:
-            shutil.rmtree(self._ipc_dir, ignore_errors=True)
-            Path(self._ipc_dir + ".json").unlink(missing_ok=True)
 
 
 def socket_root(work):
