@@ -35,7 +35,6 @@ import json
 import logging
 import os
 import pwd
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -60,29 +59,39 @@ class ExchangeError(RuntimeError):
 # The exchange as the course's nbgrader configuration describes it
 # ---------------------------------------------------------------------------
 
-_SETTINGS_SCRIPT = """
-import json
-from nbgrader.apps.baseapp import NbGrader
-from nbgrader.exchange.default.exchange import Exchange
-app = NbGrader()
-app.initialize([])
-exchange = Exchange(coursedir=app.coursedir, config=app.config)
-print(json.dumps({"course_id": app.coursedir.course_id, "exchange": exchange.root,
-                  "root": app.coursedir.root, "db_url": app.coursedir.db_url}))
-"""
+#: nbgrader's default exchange root, used when no configuration sets ``Exchange.root``.
+DEFAULT_EXCHANGE = "/usr/local/share/nbgrader/exchange"
+
+
+def _nbgrader_config(folders):
+    """nbgrader's configuration files in ``folders`` (lowest priority first), merged as nbgrader merges them."""
+    from traitlets.config.loader import Config, JSONFileConfigLoader, PyFileConfigLoader
+
+    config = Config()
+    for folder in folders:
+        for loader, name in ((JSONFileConfigLoader, "nbgrader_config.json"), (PyFileConfigLoader, "nbgrader_config.py")):
+            if (Path(folder) / name).is_file():
+                config.merge(loader(name, path=str(folder)).load_config())
+    return config
 
 
 def exchange_settings(course_root):
-    """``{"course_id", "exchange", "root", "db_url"}`` as nbgrader sees them in ``course_root``.
+    """``{"course_id", "exchange", "root", "db_url"}`` as nbgrader sees them when run in ``course_root``.
 
-    Read by nbgrader itself (in a subprocess, in the course folder), so the
-    answer is what ``nbgrader collect`` will use.
+    Read from the files nbgrader reads, in its order: the Jupyter config path
+    (``JUPYTER_CONFIG_PATH``, ``~/.jupyter``, ...), then the course folder's
+    ``nbgrader_config.py`` (which loads ``.nbgrader/class_config.py``).
     """
-    result = subprocess.run([sys.executable, "-c", _SETTINGS_SCRIPT], cwd=course_root, text=True,
-                            capture_output=True, env=course.tool_env(), timeout=120)
-    if result.returncode != 0:
-        raise ExchangeError(f"could not read the nbgrader configuration of {course_root}:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    from jupyter_core.paths import jupyter_config_path
+
+    course_root = Path(course_root).resolve()
+    config = _nbgrader_config([*reversed(jupyter_config_path()), course_root])
+    root = Path(config.CourseDirectory.get("root", str(course_root)))
+    if root.resolve() != course_root:
+        config.merge(_nbgrader_config([root]))
+    return {"course_id": config.CourseDirectory.get("course_id", ""),
+            "exchange": config.Exchange.get("root", DEFAULT_EXCHANGE),
+            "root": str(root), "db_url": config.CourseDirectory.get("db_url", "")}
 
 
 def _require_course_id(settings):
