@@ -221,6 +221,7 @@ def test_learners_lab_has_assignments_and_validate_but_no_instructor_panels(klas
     for plugin in ("@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment",
                    "@jupyter/nbgrader:menu"):
         assert plugin not in disabled
+    assert config["appSettingsDir"] == str(klass.dir / "learner" / "lab-settings")  # the class's Lab settings
     # the server halves: formgrader is not served to a learner, the Assignments API is
     with pytest.raises(urllib.error.HTTPError) as err:
         hub.request("GET", f"{hub.url}/user/{klass.a}/formgrader", token=token, raw=True)
@@ -375,3 +376,71 @@ def test_slider_page_is_served_on_the_hub_for_logged_in_users_only(klass, hub, t
         "except urllib.error.HTTPError as e:\n"
         "    print(e.code)")]).stdout.strip()
     assert code != "200", "another user reached the learner's Voila around the hub"
+
+
+# ---------------------------------------------------------------------------
+# In headless Chromium: log in, Assignments tab, fetch, open
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def chromium():
+    import browser_support as bs
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
+    if not bs.CHROMIUM.is_file():
+        pytest.skip(f"{bs.CHROMIUM} is missing: install Debian's chromium (.ci/setup does)")
+    driver = sync_playwright().start()
+    browser = driver.chromium.launch(executable_path=str(bs.CHROMIUM), headless=True, args=bs.CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+        driver.stop()
+
+
+@pytest.mark.browser
+def test_learner_logs_in_fetches_and_opens_the_chapter_in_the_assignments_tab(klass, hub, term, chromium):
+    import browser_support as bs
+
+    term.get("release")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    shot = bs.SCREENSHOTS / "hub-learner-assignments.png"
+    try:
+        page.goto(f"{hub.url}/hub/login")
+        page.fill("#username_input", klass.d)
+        page.fill("#password_input", "any password: DummyAuthenticator, tests only")
+        began = time.monotonic()
+        page.click("#login_submit")
+        page.wait_for_url(f"**/user/{klass.d}/lab**", timeout=300_000)
+        page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=300_000)
+        print(f"\nlogin to Lab in the browser: {time.monotonic() - began:.1f} s (spawn included)")
+
+        # the Nbgrader menu offers the Assignments tab, and nothing of the instructor's
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        items = page.locator(".lm-Menu-content .lm-Menu-itemLabel").all_inner_texts()
+        assert "Assignment List" in items and not any("Formgrader" in i or "Course" in i for i in items), items
+        page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+
+        released = page.locator("#released_assignments_list .list_item", has_text=CHAPTER)
+        released.locator("button", has_text="Fetch").click()
+        fetched = page.locator("#fetched_assignments_list .list_item", has_text=CHAPTER).first
+        fetched.wait_for(state="visible")
+        fetched.locator("a.assignment-notebooks-link").click()
+        page.locator("#fetched_assignments_list .assignment-notebooks a", has_text=CHAPTER).first.click()
+        page.locator(".lm-TabBar-tabLabel", has_text=f"{CHAPTER}.ipynb").wait_for(state="visible")
+        page.locator(".jp-NotebookPanel:visible .jp-RenderedMarkdown").first.wait_for(state="visible")
+        page.locator(".jp-NotebookPanel:visible .jp-Notebook-cell .cm-content", has_text="YOUR CODE HERE") \
+            .first.wait_for(state="attached")
+        assert page.locator("text=official Jupyter news").count() == 0  # the class's Lab settings
+        assert page.locator(".jp-NotebookPanel:visible .validate-button").count() == 1
+        bs.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot))
+        print(f"screenshot: {shot}")
+        assert (klass.users.home(klass.d) / CHAPTER / f"{CHAPTER}.ipynb").is_file()
+    finally:
+        context.close()

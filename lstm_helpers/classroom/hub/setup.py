@@ -162,20 +162,22 @@ c.ServerProxy.servers = {{
 '''
 
 
-def _server_config(settings, disabled_extensions=()):
-    config = {
-        # no calls home from a classroom server
-        "LabApp": {"news_url": None,
-                   "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate"},
-    }
-    if disabled_extensions:
-        config["ServerApp"] = {"jpserver_extensions": {ext: False for ext in disabled_extensions}}
-    return config
+#: JupyterLab settings a class starts from: no "official Jupyter news?" question, no update check.
+LAB_SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
 
 
 def _write_server_config(settings, folder, name, disabled_extensions=()):
-    _write(folder / "jupyter_server_config.d" / f"{name}.json",
-           json.dumps(_server_config(settings, disabled_extensions), indent=2) + "\n")
+    """The server's and JupyterLab's settings (each reads its own ``*_config.d``), and the sliders."""
+    if disabled_extensions:
+        _write(folder / "jupyter_server_config.d" / f"{name}.json", json.dumps(
+            {"ServerApp": {"jpserver_extensions": {ext: False for ext in disabled_extensions}}}, indent=2) + "\n")
+    # no calls home from a classroom server, and no question about them (JupyterLab reads its own
+    # jupyter_lab_config.json, not the server's config.d)
+    _write(folder / "jupyter_lab_config.json", json.dumps(
+        {"LabApp": {"news_url": None, "app_settings_dir": str(folder / "lab-settings"),
+                    "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate"}},
+        indent=2) + "\n")
+    _write(folder / "lab-settings" / "overrides.json", json.dumps(LAB_SETTINGS, indent=2) + "\n")
     sliders = folder / "jupyter_server_config.py"
     if settings.sliders:
         _write(sliders, _sliders_config(settings))
