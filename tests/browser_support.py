@@ -6,6 +6,7 @@ copy of the course and every Jupyter folder (config, data, runtime, settings,
 workspaces) points into a temporary directory.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -703,3 +704,41 @@ def move_sliders(page, app, label, redraw_s):
         else:
             print(f"{label} slider {name!r} {before_value} -> {moved_to}: plot redrawn in {elapsed:.2f} s")
     return checked, problems
+
+
+def stop_process_group(proc, grace_s=20, first_signal=signal.SIGTERM):
+    """Send ``first_signal`` to ``proc``, wait up to ``grace_s``, then SIGKILL its whole process group
+    (started with ``start_new_session=True``), so nothing it started outlives it."""
+    if proc.poll() is None:
+        proc.send_signal(first_signal)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def headless_chromium():
+    """Debian's Chromium under Playwright; skips the test when either is missing."""
+    import pytest
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (.ci/setup does)")
+    driver = sync_playwright().start()
+    try:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        driver.stop()

@@ -22,7 +22,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from browser_support import free_port, stop_process_group  # noqa: F401  (free_port: for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -59,12 +60,6 @@ def missing_requirements():
             return (f"{part} is not open to other users, so they cannot run {sys.executable}: "
                     "build .venv from Debian's /usr/bin/python3 (bash .ci/setup does)")
     return ""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def shared_tempdir(prefix):
@@ -274,18 +269,9 @@ c.JupyterHub.log_level = "INFO"
         if self.proc is None:
             return
         try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)  # the hub stops the servers and the proxy
-                try:
-                    self.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    pass
-            # killing unshare kills the hub, PID 1 of the namespace, and with it every process in it
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait(timeout=30)
+            # SIGTERM: the hub stops the servers and the proxy; then killing unshare kills the hub,
+            # PID 1 of the namespace, and with it every process still in the namespace
+            stop_process_group(self.proc, grace_s=30)
         finally:
             self._log.close()
             self.proc = None

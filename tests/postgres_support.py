@@ -21,11 +21,12 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from browser_support import free_port, stop_process_group
 
 SUPERUSER = "lstm"
 
@@ -59,12 +60,6 @@ def _server_user():
         except KeyError:
             continue
     return None
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PostgresServer:
@@ -111,7 +106,7 @@ def postgres_server(startup_timeout=60):
                         f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--no-sync"],
                        cwd=folder, env=env, check=True, capture_output=True, timeout=120, **run_as)
         pwfile.unlink()
-        port = _free_port()
+        port = free_port()
         log = open(folder / "server.log", "w")
         proc = subprocess.Popen(
             [str(bin_dir / "postgres"), "-D", str(folder / "data"), "-c", "listen_addresses=127.0.0.1",
@@ -134,17 +129,7 @@ def postgres_server(startup_timeout=60):
         yield server
     finally:
         if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)  # fast shutdown
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            proc.wait(timeout=30)
+            stop_process_group(proc, grace_s=30, first_signal=signal.SIGINT)  # SIGINT: fast shutdown
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -11,7 +11,6 @@ import ast
 import inspect
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -93,35 +92,14 @@ def voila_server(tmp_path_factory):
                 time.sleep(0.3)
         yield url
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # Voila's kernels run in its process group
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=20)
+        bs.stop_process_group(proc)  # Voila's kernels run in its process group
         log.close()
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
-    if not bs.CHROMIUM.is_file():
-        pytest.skip(f"{bs.CHROMIUM} is missing: install Debian's chromium (.ci/setup does)")
-    driver = sync_playwright().start()
-    browser = driver.chromium.launch(executable_path=str(bs.CHROMIUM), headless=True, args=bs.CHROMIUM_ARGS)
-    try:
+    with bs.headless_chromium() as browser:
         yield browser
-    finally:
-        browser.close()
-        driver.stop()
 
 
 def open_lecture_page(browser, url, shot_name, extra_headers=None):

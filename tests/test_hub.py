@@ -386,19 +386,8 @@ def test_slider_page_is_served_on_the_hub_for_logged_in_users_only(klass, hub, t
 def chromium():
     import browser_support as bs
 
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
-    if not bs.CHROMIUM.is_file():
-        pytest.skip(f"{bs.CHROMIUM} is missing: install Debian's chromium (.ci/setup does)")
-    driver = sync_playwright().start()
-    browser = driver.chromium.launch(executable_path=str(bs.CHROMIUM), headless=True, args=bs.CHROMIUM_ARGS)
-    try:
+    with bs.headless_chromium() as browser:
         yield browser
-    finally:
-        browser.close()
-        driver.stop()
 
 
 @pytest.mark.browser
