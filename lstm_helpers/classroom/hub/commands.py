@@ -75,7 +75,7 @@ def _cmd_setup(args):
         return 2
     path = write_class(settings)
     print(f"wrote {path} and {Path(settings.course_root) / '.nbgrader' / 'class_config.py'}")
-    print(f"start the hub as root: {sys.executable} -m lstm_helpers.classroom.cli hub start {settings.class_dir}")
+    print(f"start the hub as root: {Path(sys.executable).parent / 'lstm-course'} hub start {settings.class_dir}")
     return 0
 
 
