@@ -111,6 +111,24 @@ def test_feedback_without_nbgraders_files_is_named_before_nbgrader_runs(klass):
     assert "bob (no submission_secret.txt)" in message
 
 
+def test_a_backdated_submission_is_noted(klass, tmp_path):
+    """The learner writes the timestamp (folder name and timestamp.txt); the exchange's ctime says when it came."""
+    root = Path(klass.course_root)
+    exchange.release(root, [CHAPTER])
+    _, stamp = submit(klass, tmp_path, "carol")
+    inbound = Path(klass.exchange_root) / klass.course_id / "inbound"
+    (real,) = inbound.glob("carol+*")
+    claimed = "2020-01-01 09:00:00.000000 UTC"
+    forged = inbound / real.name.replace(stamp, claimed)
+    real.rename(forged)
+    (forged / "timestamp.txt").write_text(claimed)
+    os.utime(forged, (1577869200, 1577869200))  # mtimes can be set back; ctimes cannot
+    exchange.collect(root, [CHAPTER])
+    notes = exchange.collection_notes(root)[("carol", CHAPTER)]
+    assert [n for n in notes if n.startswith(f"submission claims the time {claimed} but reached the exchange at ")]
+    assert (root / "submitted" / "carol" / CHAPTER / "timestamp.txt").read_text() == claimed  # nbgrader keeps it
+
+
 def test_collection_notes_without_a_record_are_empty(tmp_path):
     assert exchange.collection_notes(tmp_path) == {}
 

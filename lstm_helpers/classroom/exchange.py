@@ -161,13 +161,43 @@ class Submission:
     timestamp: str
     owner: str       # unix user owning the folder (who really wrote it)
     collected: bool  # the one ``nbgrader collect`` took: the student's latest for the chapter
+    received: str = ""  # when the exchange last saw it change (the kernel's ctime, which no user can set)
+    backdated: bool = False  # the claimed timestamp is well before ``received``
+
+    def notes(self):
+        """Why an instructor should look at this submission (empty if nothing)."""
+        which = "submission" if self.collected else f"earlier submission (at {self.timestamp}, not graded)"
+        notes = []
+        if self.owner != self.student:
+            notes.append(f"{which} by unix user {self.owner} under the id {self.student}")
+        if self.backdated:
+            notes.append(f"{which} claims the time {self.timestamp} but reached the exchange at {self.received}")
+        return notes
 
     def note(self):
-        """Why an instructor should look at this submission, or ``""``."""
-        if self.owner == self.student:
-            return ""
-        which = "submission" if self.collected else f"earlier submission (at {self.timestamp}, not graded)"
-        return f"{which} by unix user {self.owner} under the id {self.student}"
+        return "; ".join(self.notes())
+
+
+#: A submission may claim a time this much before the exchange saw it (clocks, slow copies).
+BACKDATE_TOLERANCE_S = 300
+
+
+def _received(path):
+    """The latest ctime of ``path`` and everything in it, as a naive UTC datetime (as nbgrader's ``parse_utc``).
+
+    The learner owns the folder and can set every mtime and write any
+    ``timestamp.txt``, but not a ctime: the kernel sets it on each change.
+    """
+    import datetime
+
+    latest = path.lstat().st_ctime
+    for folder, dirs, files in os.walk(path):
+        for name in dirs + files:
+            try:
+                latest = max(latest, os.lstat(os.path.join(folder, name)).st_ctime)
+            except FileNotFoundError:
+                pass
+    return datetime.datetime.fromtimestamp(latest, datetime.timezone.utc).replace(tzinfo=None)
 
 
 def _owner(path):
@@ -196,7 +226,10 @@ def inbound_submissions(inbound, chapter):
             when = parse_utc(parts[2])
         except (ValueError, OverflowError):
             continue  # nbgrader's collect would fail on it too
-        found.append((when, Submission(path.name, parts[0], chapter, parts[2], _owner(path), False)))
+        received = _received(path)
+        backdated = (received - when.replace(tzinfo=None)).total_seconds() > BACKDATE_TOLERANCE_S
+        found.append((when, Submission(path.name, parts[0], chapter, parts[2], _owner(path), False,
+                                       received.strftime("%Y-%m-%d %H:%M:%S UTC"), backdated)))
     latest = {}
     for when, sub in found:
         if sub.student not in latest or when > latest[sub.student][0]:
@@ -273,15 +306,17 @@ def collection_notes(course_root):
 
     Returns ``{(student_id, chapter): [note, ...]}`` for every submission whose
     folder in the exchange belongs to another unix user than the student id it
-    claims, e.g. ``"submission by unix user bob under the id alice"``. The
+    claims, e.g. ``"submission by unix user bob under the id alice"``, and for
+    every submission whose timestamp (which the learner writes, and which
+    late penalties use) is more than five minutes before the exchange last saw
+    it change. The
     record is ``<course_root>/.nbgrader/collected.json``, written by
     :func:`collect`; without it there are no notes.
     """
     notes = {}
     for r in read_collected(course_root)["submissions"]:
-        sub = Submission(**{k: r[k] for k in Submission.__dataclass_fields__})
-        note = sub.note()
-        if note:
+        sub = Submission(**{k: r[k] for k in Submission.__dataclass_fields__ if k in r})
+        for note in sub.notes():
             notes.setdefault((sub.student, sub.chapter), []).append(note)
     return notes
 
