@@ -55,3 +55,10 @@ c.GenerateFeedback.preprocessors = [
 # Student versions show where to write code.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# A class on JupyterHub: `lstm-course hub setup` writes the course id, nbgrader's exchange and the
+# gradebook URL into the git-ignored .nbgrader/class_config.py; loaded last, so they apply to every
+# nbgrader command run in this course folder (and nowhere else on the machine).
+_class_config = os.path.join(_here, ".nbgrader", "class_config.py")
+if os.path.isfile(_class_config):
+    load_subconfig(_class_config)  # noqa: F821  (provided by traitlets when it loads this file)

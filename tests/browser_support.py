@@ -6,6 +6,7 @@ copy of the course and every Jupyter folder (config, data, runtime, settings,
 workspaces) points into a temporary directory.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -758,3 +759,85 @@ class Notebook:
     def validate(self, timeout_ms, screenshot=None):
         self.click_validate()
         return self.validation_result(timeout_ms, screenshot)
+
+
+def image_digest(locator):
+    """A digest of the images inside ``locator`` (changes when a plot is redrawn)."""
+    return locator.evaluate(JS_IMAGE_DIGEST)
+
+
+def move_sliders(page, app, label, redraw_s):
+    """Move every slider of one widget app with the keyboard and wait for its plot to change.
+
+    ``app``: a locator of the app's root element. Returns ``(checked, problems)``:
+    the number of sliders tried and what went wrong with them (printing the
+    redraw times of the others).
+    """
+    checked, problems = 0, []
+    sliders = app.locator(".noUi-handle[role='slider']")
+    for s in range(sliders.count()):
+        slider = sliders.nth(s)
+        name = slider.evaluate(JS_SLIDER_NAME) or f"#{s + 1}"
+        slider.evaluate(JS_SCROLL_INTO_VIEW)  # no waiting for the page to be still, as Playwright's would
+        before_value = slider.evaluate(JS_SLIDER_VALUE)
+        before = image_digest(app)
+        slider.focus()
+        started = time.monotonic()
+        slider.press("ArrowRight")
+        if slider.evaluate(JS_SLIDER_VALUE) == before_value:  # already at its maximum
+            started = time.monotonic()
+            slider.press("ArrowLeft")
+        moved_to = slider.evaluate(JS_SLIDER_VALUE)
+        if moved_to == before_value:
+            problems.append(f"{label} slider {name!r}: the arrow keys do not move it ({before_value})")
+            continue
+        after = before
+        while after == before and time.monotonic() - started < redraw_s:
+            page.wait_for_timeout(50)
+            after = image_digest(app)
+        elapsed = time.monotonic() - started
+        checked += 1
+        if after == before:
+            problems.append(f"{label} slider {name!r}: plot unchanged {redraw_s} s after moving it "
+                            f"({before_value} -> {moved_to})")
+        else:
+            print(f"{label} slider {name!r} {before_value} -> {moved_to}: plot redrawn in {elapsed:.2f} s")
+    return checked, problems
+
+
+def stop_process_group(proc, grace_s=20, first_signal=signal.SIGTERM):
+    """Send ``first_signal`` to ``proc``, wait up to ``grace_s``, then SIGKILL its whole process group
+    (started with ``start_new_session=True``), so nothing it started outlives it."""
+    if proc.poll() is None:
+        proc.send_signal(first_signal)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def headless_chromium():
+    """Debian's Chromium under Playwright; skips the test when either is missing."""
+    import pytest
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (.ci/setup does)")
+    driver = sync_playwright().start()
+    try:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        driver.stop()

@@ -564,38 +564,11 @@ def test_widgets_render_and_sliders_redraw(chapter_session, screenshots):
     apps = nb.panel.locator(".jp-OutputArea-output > .jupyter-widgets")
     for a in range(apps.count()):
         app = apps.nth(a)
-        sliders = app.locator(".noUi-handle[role='slider']")
-        images = app.locator("img.widget-image")
-        if not sliders.count() or not images.count():
+        if not app.locator(".noUi-handle[role='slider']").count() or not app.locator("img.widget-image").count():
             continue
-        for s in range(sliders.count()):
-            slider = sliders.nth(s)
-            name = slider.evaluate(bs.JS_SLIDER_NAME) or f"#{s + 1}"
-            slider.evaluate(bs.JS_SCROLL_INTO_VIEW)  # no waiting for the page to be still, as Playwright's would
-            before_value = slider.evaluate(bs.JS_SLIDER_VALUE)
-            before = nb.image_digest(app)
-            slider.focus()
-            started = time.monotonic()
-            slider.press("ArrowRight")
-            if slider.evaluate(bs.JS_SLIDER_VALUE) == before_value:  # already at its maximum
-                started = time.monotonic()
-                slider.press("ArrowLeft")
-            moved_to = slider.evaluate(bs.JS_SLIDER_VALUE)
-            if moved_to == before_value:
-                problems.append(f"widget {a + 1} slider {name!r}: the arrow keys do not move it ({before_value})")
-                continue
-            after = before
-            while after == before and time.monotonic() - started < SLIDER_REDRAW_S:
-                nb.page.wait_for_timeout(50)
-                after = nb.image_digest(app)
-            elapsed = time.monotonic() - started
-            checked += 1
-            if after == before:
-                problems.append(f"widget {a + 1} slider {name!r}: plot unchanged {SLIDER_REDRAW_S} s after moving it "
-                                f"({before_value} -> {moved_to})")
-            else:
-                print(f"{nb.label}: widget {a + 1} slider {name!r} {before_value} -> {moved_to}: "
-                      f"plot redrawn in {elapsed:.2f} s")
+        moved, trouble = bs.move_sliders(nb.page, app, f"{nb.label}: widget {a + 1}", SLIDER_REDRAW_S)
+        checked += moved
+        problems += trouble
         shot = bs.SCREENSHOTS / f"{chapter_session.chapter}-solution-widget-{a + 1}.png"
         nb.element_screenshot(app, shot)
         print(f"screenshot: {shot}")

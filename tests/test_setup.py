@@ -66,3 +66,27 @@ def test_lstm_course_lab_passes_jupyter_options_through(monkeypatch):
     assert cli.main(["lab", "--port", "9999", "--no-browser"]) == 0
     assert cli.main(["lab", "--", "--instructor"]) == 0
     assert seen == [["--port", "9999", "--no-browser"], ["--instructor"]]
+
+
+def test_ci_setup_installs_what_the_hub_tests_need():
+    setup = (ROOT / ".ci" / "setup").read_text()
+    for package in ("chromium", "bubblewrap", "postgresql", "python3-venv"):
+        assert package in setup
+    assert "PYTHON=/usr/bin/python3" in setup and "npm ci --prefix .ci" in setup
+    assert "configurable-http-proxy" in (ROOT / ".ci" / "package.json").read_text()
+    assert ".ci/node_modules/" in (ROOT / ".gitignore").read_text().split()
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert "lstm-helpers[hub]" in extras["test"]
+    assert {"jupyterhub", "psycopg", "voila", "jupyter-server-proxy"} <= {_name(d) for d in extras["hub"]}
+
+
+def test_the_class_environment_can_be_run_by_every_user():
+    """The hub starts learners' servers from this Python: every folder on its way must be open to all."""
+    import os
+    import stat
+    import sys
+    from pathlib import Path
+
+    for path in (Path(sys.executable), Path(os.path.realpath(sys.executable))):
+        for part in [*path.parents, path]:
+            assert part.stat().st_mode & stat.S_IXOTH, f"{part} is closed to other users (rebuild .venv: bash .ci/setup)"

@@ -138,6 +138,9 @@ def build_parser():
                     "`lstm-course lab -- --help` for its own options (--workspace DIR).")
     lab.add_argument("lab_args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to lstm_helpers.classroom.lab.main")
     lab.set_defaults(handler=cmd_lab)
+
+    from . import exchange  # the term through nbgrader's exchange, the class's hub, the slider lecture page
+    exchange.add_commands(commands)
     return parser
 
 
