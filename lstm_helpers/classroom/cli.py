@@ -179,7 +179,7 @@ def _course_id(root):
 def cmd_grade(args):
     from pathlib import Path
 
-    from . import grade
+    from . import exchange, grade
     from .results import STATUS_OK, fmt
 
     if not os.path.isdir(args.submissions):
@@ -192,7 +192,7 @@ def cmd_grade(args):
             feedback_dir=None if args.no_feedback else args.feedback, feedback=not args.no_feedback,
             cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, chapters=args.chapters,
             gradebook=args.gradebook, course_id=args.course_id or _course_id(root), work_dir=args.work,
-            use_sandbox=not args.no_sandbox,
+            use_sandbox=not args.no_sandbox, collection_notes=exchange.collection_notes(root),
         )
     except grade.SandboxUnavailable as exc:
         print(f"lstm-course grade: {exc}", file=sys.stderr)
