@@ -637,13 +637,13 @@ def test_lstm_course_update_on_the_command_line(answered, tmp_path, monkeypatch,
 
 
 def test_check_without_arguments_reads_the_workspace_chapters(answered, monkeypatch):
-    from lstm_helpers.classroom import cli, engine
+    from lstm_helpers.classroom import cli, report
 
     ws, _ = answered
     run_update(ws)  # leaves a backup of 02_rnn in backups/: not a chapter to check
     seen = {}
     monkeypatch.chdir(ws.course_root)
-    monkeypatch.setattr(engine, "check", lambda paths, course_root=None, **kw: seen.update(
+    monkeypatch.setattr(report, "check", lambda paths, course_root=None, **kw: seen.update(
         paths=paths, course_root=course_root) or 0)
     assert cli.main(["check"]) == 0
     assert seen["paths"] == [str(ws.notebook(c)) for c in course.chapters(ws.course_root)]
