@@ -386,7 +386,7 @@ def test_dh_with_wrong_length_names_the_mismatch():
     rng = np.random.default_rng(34)
     x, h0, c0, p = make_sequence(rng, 10, 2, 3, 4)
     _, _, cache = L.lstm_forward(x, h0, c0, p)
-    with pytest.raises(ValueError, match="^dh has 7 time steps but the forward pass ran 10$"):
+    with pytest.raises(ValueError, match=r"^dh has shape \(7, 2, 4\), expected \(10, 2, 4\): 7 time steps, but the forward pass ran 10$"):
         L.lstm_backward(np.zeros((7, 2, 4)), cache)
     with pytest.raises(ValueError, match=r"dh has shape \(10, 2, 5\), expected \(10, 2, 4\)"):
         L.lstm_backward(np.zeros((10, 2, 5)), cache)

@@ -19,8 +19,8 @@ the notebook builds.
 
 import numpy as np
 
-from .._validate import as_float_array, check_shape
-from ..lstm import check_lstm_params
+from .._validate import checked_by, float_array, upstream_gradient
+from ..lstm import lstm_param_shapes, sequence_arguments
 
 # The gates are stacked as the rows of one (4H, H + D) matrix, in the order
 # f, i, o, c: the three sigmoid gates first.
@@ -32,6 +32,13 @@ def _split(a, H):
     return a[..., :H], a[..., H: 2 * H], a[..., 2 * H: 3 * H], a[..., 3 * H:]
 
 
+def _check_backward(dh, cache, dc_last=None):
+    T, N, H = cache["tanh_c"].shape
+    dh = upstream_gradient("dh", dh, (T, N, H))
+    return dh, cache, None if dc_last is None else float_array("dc_last", dc_last, (N, H))
+
+
+@checked_by(sequence_arguments(lstm_param_shapes, "LSTM"))
 def lstm_forward(x, h0, c0, params):
     """Run the LSTM over a whole sequence (fused; see the module docstring).
 
@@ -40,12 +47,7 @@ def lstm_forward(x, h0, c0, params):
     cache for this module's ``lstm_backward`` (stacked buffers, not the
     readable loop's list of step caches).
     """
-    x = as_float_array("x", x)
-    check_shape("x", x, ("T", "N", "D"))
-    T, N, D = x.shape
-    p, H = check_lstm_params(params, D)
-    h0 = check_shape("h0", as_float_array("h0", h0), (N, H))
-    c0 = check_shape("c0", as_float_array("c0", c0), (N, H))
+    (T, N, D), H, p = x.shape, h0.shape[1], params
     dtype = np.result_type(x, h0, c0, *p.values())
 
     W = np.concatenate([p[f"W_{g}"] for g in _STACK]).astype(dtype, copy=False)  # (4H, H + D)
@@ -94,6 +96,7 @@ def lstm_forward(x, h0, c0, params):
     return h, c_all[1:].copy(), cache
 
 
+@checked_by(_check_backward)
 def lstm_backward(dh, cache, dc_last=None):
     """Backpropagation through time for ``lstm_forward``.
 
@@ -105,14 +108,10 @@ def lstm_backward(dh, cache, dc_last=None):
     hx, gates, c_all, tanh_c, W = cache["hx"], cache["gates"], cache["c_all"], cache["tanh_c"], cache["W"]
     T, N, H = tanh_c.shape
     D = hx.shape[2] - H
-    dh = as_float_array("dh", dh)
-    if dh.ndim == 3 and dh.shape[0] != T:
-        raise ValueError(f"dh has {dh.shape[0]} time steps but the forward pass ran {T}")
-    check_shape("dh", dh, (T, N, H))
     dtype = np.result_type(dh, hx)
     dc_next = np.zeros((N, H), dtype=dtype)  # gradient on c_t arriving from step t + 1
     if dc_last is not None:
-        dc_next += check_shape("dc_last", as_float_array("dc_last", dc_last), (N, H))
+        dc_next += dc_last
     dh_next = np.zeros((N, H), dtype=dtype)  # gradient on h_t arriving from step t + 1
 
     W_h = np.ascontiguousarray(W[:, :H], dtype=dtype)  # (4H, H): the h_prev columns
