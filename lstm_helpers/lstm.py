@@ -144,7 +144,7 @@ def sequence_arguments(param_shapes, model):
     """The argument check of an LSTM-like sequence ``(x, h0, c0, params)``, as :func:`cell_arguments`."""
     def check(x, h0, c0, params):
         x = sequence("x", x)
-        T, N, D = x.shape
+        _, N, D = x.shape
         H = hidden_size(params, "b_f", model)
         params = check_params(params, param_shapes(D, H), model)
         return x, float_array("h0", h0, (N, H)), float_array("c0", c0, (N, H)), params

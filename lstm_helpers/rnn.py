@@ -53,7 +53,7 @@ def _check_cell_backward(dh_t, cache):
 def check_rnn_sequence(x, h0, params):
     """Validate the arguments of ``rnn_forward``; returns them as float arrays."""
     x = sequence("x", x)
-    T, N, D = x.shape
+    _, N, D = x.shape
     params, H = check_rnn_params(params, D)
     return x, float_array("h0", h0, (N, H)), params
 

@@ -320,19 +320,19 @@ def test_float32_in_float32_out():
     assert dx_t.dtype == dh_prev.dtype == dc_prev.dtype == np.float32
     assert all(g.dtype == np.float32 for g in grads.values())
 
-    h, c, cache = L.lstm_forward(x, h0, c0, p)
-    assert h.dtype == c.dtype == np.float32
     dh = rng.standard_normal((T, N, H)).astype(np.float32)
-    dx, dh0, dc0, grads = L.lstm_backward(dh, cache, np.ones((N, H), np.float32))
-    assert dx.dtype == dh0.dtype == dc0.dtype == np.float32
-    assert all(g.dtype == np.float32 for g in grads.values())
-
-    # and it is the same computation, to float32 precision
     p64 = {k: v.astype(np.float64) for k, v in p.items()}
-    h64, c64, cache64 = L.lstm_forward(x.astype(np.float64), h0.astype(np.float64), c0.astype(np.float64), p64)
-    np.testing.assert_allclose(h, h64, atol=1e-5)
+    h64, _, cache64 = L.lstm_forward(x.astype(np.float64), h0.astype(np.float64), c0.astype(np.float64), p64)
     dx64 = L.lstm_backward(dh.astype(np.float64), cache64, np.ones((N, H)))[0]
-    np.testing.assert_allclose(dx, dx64, atol=1e-4)
+    for module in (L, fast_lstm):
+        h, c, cache = module.lstm_forward(x, h0, c0, p)
+        assert h.dtype == c.dtype == np.float32
+        dx, dh0, dc0, grads = module.lstm_backward(dh, cache, np.ones((N, H), np.float32))
+        assert dx.dtype == dh0.dtype == dc0.dtype == np.float32
+        assert all(g.dtype == np.float32 for g in grads.values())
+        # and it is the same computation, to float32 precision
+        np.testing.assert_allclose(h, h64, atol=1e-5)
+        np.testing.assert_allclose(dx, dx64, atol=1e-4)
 
 
 def test_param_shapes_and_init():
