@@ -125,6 +125,11 @@ def _check_output_gate(hx, c_t, params):
     return hx, float_array("c_t", c_t, (hx.shape[0], params["b_o"].shape[0])), params
 
 
+def _lstm_like_params(params, D, param_shapes, model):
+    H = hidden_size(params, "b_f", model)
+    return check_params(params, param_shapes(D, H), model), H
+
+
 def cell_arguments(param_shapes, model):
     """The argument check of an LSTM-like step ``(x_t, h_prev, c_prev, params)``.
 
@@ -134,8 +139,7 @@ def cell_arguments(param_shapes, model):
     def check(x_t, h_prev, c_prev, params):
         x_t = float_array("x_t", x_t, ("N", "D"))
         N, D = x_t.shape
-        H = hidden_size(params, "b_f", model)
-        params = check_params(params, param_shapes(D, H), model)
+        params, H = _lstm_like_params(params, D, param_shapes, model)
         return x_t, float_array("h_prev", h_prev, (N, H)), float_array("c_prev", c_prev, (N, H)), params
     return check
 
@@ -145,8 +149,7 @@ def sequence_arguments(param_shapes, model):
     def check(x, h0, c0, params):
         x = sequence("x", x)
         _, N, D = x.shape
-        H = hidden_size(params, "b_f", model)
-        params = check_params(params, param_shapes(D, H), model)
+        params, H = _lstm_like_params(params, D, param_shapes, model)
         return x, float_array("h0", h0, (N, H)), float_array("c0", c0, (N, H)), params
     return check
 
