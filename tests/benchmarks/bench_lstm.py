@@ -22,9 +22,15 @@ minimum and the median per contender and the ratio of the best runs
 (``fast`` min / ``torch`` min). Targets for ``fast``: float64 ratio <= 1.0,
 float32 ratio <= 1.5. A miss is printed as a miss. The load average is
 printed before and after: figures from a busy machine are not comparable.
+
+``--threads 1`` runs every contender on one thread (``torch.set_num_threads``,
+threadpoolctl for NumPy's BLAS): a comparison of the kernels alone, which
+a machine shared with other work disturbs far less than two threads that
+wait for each other.
 """
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -33,6 +39,7 @@ import sys
 import time
 
 CONTENDERS = ("fast", "torch", "loop")
+print = functools.partial(print, flush=True)  # progress shows at once, also when the output is a file
 TARGETS = {"float64": 1.0, "float32": 1.5}
 
 
@@ -76,6 +83,14 @@ def torch_step(T, N, D, H, dtype, rng):
 def worker(args):
     import numpy as np
 
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)  # NumPy's BLAS (and any OpenMP pool) for this process
+        if args.worker == "torch":
+            import torch
+
+            torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     shape = (args.T, args.N, args.D, args.H)
     if args.worker == "torch":
@@ -112,7 +127,8 @@ def worker(args):
 def run_worker(contender, dtype, args):
     command = [sys.executable, os.path.abspath(__file__), "--worker", contender, "--dtype", dtype,
                "--reps", str(args.reps if contender != "loop" else args.loop_reps), "--warmup", str(args.warmup),
-               "-T", str(args.T), "-N", str(args.N), "-D", str(args.D), "-H", str(args.H)]
+               "-T", str(args.T), "-N", str(args.N), "-D", str(args.D), "-H", str(args.H),
+               "--threads", str(args.threads or 0)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the {contender} worker failed:\n{done.stderr}")
@@ -129,6 +145,9 @@ def main():
     parser.add_argument("--reps", type=int, default=10, help="timed runs per process")
     parser.add_argument("--loop-reps", type=int, default=3, help="timed runs per process of the slow loop")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads for every contender (default 0: each library's own default); "
+                             "1 compares the kernels alone, which a busy machine disturbs less")
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"], choices=["float64", "float32"])
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
     parser.add_argument("-T", type=int, default=100)
@@ -151,7 +170,8 @@ def main():
             print("torch is not installed: no ratio")
             contenders.remove("torch")
     print(f"T={args.T} N={args.N} D={args.D} H={args.H}, forward + backward; {args.rounds} rounds, each "
-          f"contender in its own process ({args.reps} timed runs, the loop {args.loop_reps}), order rotating")
+          f"contender in its own process ({args.reps} timed runs, the loop {args.loop_reps}), order rotating; "
+          f"threads: {args.threads or 'each library its default'}")
     print(f"numpy {np.__version__}, {os.cpu_count()} CPUs; load average before: {load()}")
     results = {}
     for dtype in args.dtypes:
