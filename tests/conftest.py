@@ -34,6 +34,9 @@ SLOW_MARKERS = ("slow", "browser", "hub")
 
 # -- the quick stage first; a failure there stops the run before the slow stage -------------------
 
+_failed_quick_tests = pytest.StashKey[set]()
+
+
 def is_quick(item):
     return not any(item.get_closest_marker(name) for name in SLOW_MARKERS)
 
@@ -41,28 +44,24 @@ def is_quick(item):
 @pytest.hookimpl(trylast=True)  # after -m / -k have deselected and fixtures have grouped the items
 def pytest_collection_modifyitems(session, config, items):
     items[:] = [item for item in items if is_quick(item)] + [item for item in items if not is_quick(item)]
-    session.stash[_quick_failures] = 0
-
-
-_quick_failures = pytest.StashKey[int]()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if report.failed and is_quick(item):
-        item.session.stash[_quick_failures] = item.session.stash.get(_quick_failures, 0) + 1
+    if report.failed and is_quick(item):  # in setup, call or teardown
+        item.session.stash.setdefault(_failed_quick_tests, set()).add(item.nodeid)
     return report
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     result = yield
-    failures = item.session.stash.get(_quick_failures, 0)
-    if failures and is_quick(item) and nextitem is not None and not is_quick(nextitem):
+    failed = len(item.session.stash.get(_failed_quick_tests, ()))
+    if failed and is_quick(item) and nextitem is not None and not is_quick(nextitem):
         slow = sum(not is_quick(other) for other in item.session.items)
         markers = ", ".join(SLOW_MARKERS[:-1]) + " or " + SLOW_MARKERS[-1]
-        item.session.shouldfail = (f"{failures} quick test{'s' if failures > 1 else ''} failed: the slow stage "
+        item.session.shouldfail = (f"{failed} quick test{'s' if failed > 1 else ''} failed: the slow stage "
                                    f"({slow} test{'s' if slow > 1 else ''} marked {markers}) was not run")
     return result
 
