@@ -6,7 +6,7 @@ A dense layer maps a batch of rows ``x: (N, in)`` to ``y = x @ W.T + b`` with
 
 import numpy as np
 
-from ._validate import as_float_array, check_shape
+from ._validate import checked_by, float_array
 
 
 def sigmoid(x):
@@ -35,23 +35,29 @@ def relu(x):
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
+def _check_dense(x, W, b):
+    x = float_array("x", x, ("N", "in"))
+    W = float_array("W", W, ("out", x.shape[1]))
+    return x, W, float_array("b", b, (W.shape[0],))
+
+
+def _check_dense_backward(dy, cache):
+    return float_array("dy", dy, (cache["x"].shape[0], cache["W"].shape[0])), cache
+
+
+@checked_by(_check_dense)
 def dense_forward(x, W, b):
     """Affine layer ``y = x @ W.T + b``.
 
     x: (N, in), W: (out, in), b: (out,)
     Returns y: (N, out) and a cache for ``dense_backward``.
     """
-    x = as_float_array("x", x)
-    W = as_float_array("W", W)
-    b = as_float_array("b", b)
-    check_shape("x", x, ("N", "in"))
-    check_shape("W", W, ("out", x.shape[1]))
-    check_shape("b", b, (W.shape[0],))
     y = x @ W.T + b
     cache = {"x": x, "W": W}
     return y, cache
 
 
+@checked_by(_check_dense_backward)
 def dense_backward(dy, cache):
     """Backward pass of ``dense_forward``.
 
@@ -59,8 +65,6 @@ def dense_backward(dy, cache):
     Returns dx: (N, in), dW: (out, in), db: (out,).
     """
     x, W = cache["x"], cache["W"]
-    dy = as_float_array("dy", dy)
-    check_shape("dy", dy, (x.shape[0], W.shape[0]))
     dx = dy @ W
     dW = dy.T @ x
     db = dy.sum(axis=0)

@@ -16,8 +16,8 @@ Pascanu, Mikolov & Bengio (2013) in :func:`predict_from_weights`.
 
 import numpy as np
 
-from ._validate import as_float_array, check_shape
-from .rnn import rnn_forward
+from ._validate import as_float_array, checked_by, float_array
+from .rnn import check_rnn_sequence, rnn_forward
 
 #: Largest slope of each activation: tanh'(0) = 1, sigmoid'(0) = 1/4.
 ACTIVATION_GAMMA = {"tanh": 1.0, "sigmoid": 0.25}
@@ -50,20 +50,30 @@ def numerical_gradient(f, x, eps=1e-6):
 
 # -- exploding and vanishing gradients (chapter 03) ---------------------------------------------
 
+def _check_W_h(W_h):
+    W_h = float_array("W_h", W_h, ("H", "H + D"))
+    if W_h.shape[1] < W_h.shape[0]:
+        raise ValueError(f"W_h has shape {W_h.shape}, expected (H, H + D) with at least H columns")
+    return (W_h,)
+
+
+def _check_prediction(W_h, activation="tanh"):
+    if activation not in ACTIVATION_GAMMA:
+        raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATION_GAMMA))}, got {activation!r}")
+    return _check_W_h(W_h) + (activation,)
+
+
+@checked_by(_check_W_h)
 def recurrent_block(W_h):
     """The recurrent block ``W_rec = W_h[:, :H]`` of ``W_h: (H, H + D)``; returns (H, H).
 
     These are the columns that multiply h_{t-1} in ``W_h · [h_{t-1}, x_t]``; the
     remaining D columns, ``W_h[:, H:]``, multiply the input x_t.
     """
-    W_h = as_float_array("W_h", W_h)
-    check_shape("W_h", W_h, ("H", "H + D"))
-    H = W_h.shape[0]
-    if W_h.shape[1] < H:
-        raise ValueError(f"W_h has shape {W_h.shape}, expected (H, H + D) with at least H columns")
-    return W_h[:, :H]
+    return W_h[:, :W_h.shape[0]]
 
 
+@checked_by(check_rnn_sequence)
 def gradient_norms_by_lag(x, h0, params):
     """Spectral norm of dh_T/dh_t for every t < T, by explicit Jacobian products.
 
@@ -78,12 +88,10 @@ def gradient_norms_by_lag(x, h0, params):
     ``norms[:, -1]`` is one step back, ``norms[:, 0]`` reaches the initial state.
     ``norms[:, ::-1]`` lists lags 1, 2, ..., T.
     """
-    x = as_float_array("x", x)
-    check_shape("x", x, ("T", "N", "D"))
-    h, _ = rnn_forward(x, h0, params)  # validates h0 and params too
+    h, _ = rnn_forward(x, h0, params)
     T, N, H = h.shape
     W_rec = recurrent_block(params["W_h"])
-    states = np.concatenate([np.asarray(h0, dtype=h.dtype)[None], h], axis=0)  # (T + 1, N, H)
+    states = np.concatenate([h0.astype(h.dtype)[None], h], axis=0)  # (T + 1, N, H)
 
     products = np.zeros((N, T, H, H), dtype=h.dtype)  # products[n, t] = dh_T/dh_t for sequence n
     product = np.broadcast_to(np.eye(H, dtype=h.dtype), (N, H, H))  # dh_T/dh_T = I
@@ -95,6 +103,7 @@ def gradient_norms_by_lag(x, h0, params):
     return np.linalg.svd(products, compute_uv=False)[..., 0]
 
 
+@checked_by(_check_prediction)
 def predict_from_weights(W_h, activation="tanh"):
     """What the recurrent weights alone say about long-range gradients.
 
@@ -117,8 +126,6 @@ def predict_from_weights(W_h, activation="tanh"):
     (At exactly sigma_max = 1/gamma the factors are bounded by 1: no
     guarantee either way; the function reports "may explode" there too.)
     """
-    if activation not in ACTIVATION_GAMMA:
-        raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATION_GAMMA))}, got {activation!r}")
     W_rec = recurrent_block(W_h)
     sigma_max = float(np.linalg.svd(W_rec, compute_uv=False)[0])
     verdict = "vanishes" if sigma_max < 1.0 / ACTIVATION_GAMMA[activation] else "may explode"
@@ -141,6 +148,23 @@ def global_norm(grads):
     return largest * float(np.sqrt(sum(float(np.sum(np.square(g / largest))) for g in arrays)))
 
 
+def _check_clip(grads, max_norm):
+    if not isinstance(grads, dict):
+        raise ValueError(f"grads must be a dict of arrays, got {type(grads).__name__}")
+    if (isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.integer, np.floating))
+            or not np.isfinite(max_norm) or max_norm <= 0):
+        raise ValueError(f"max_norm must be a positive number, got {max_norm!r}")
+    arrays = {key: as_float_array(f"gradient {key!r}", g) for key, g in grads.items()}
+    for key, g in arrays.items():
+        if not np.all(np.isfinite(g)):
+            raise ValueError(
+                f"gradient {key!r} contains NaN or inf; clipping cannot repair it "
+                "(lower the learning rate or look for an overflow upstream)"
+            )
+    return arrays, max_norm
+
+
+@checked_by(_check_clip)
 def clip_grad_norm(grads, max_norm):
     """Scale all gradients together so that their global L2 norm is at most ``max_norm``.
 
@@ -154,20 +178,7 @@ def clip_grad_norm(grads, max_norm):
     Raises ValueError for max_norm <= 0 and for NaN or inf in any array
     (naming its key): clipping cannot repair a gradient that has overflowed.
     """
-    if not isinstance(grads, dict):
-        raise ValueError(f"grads must be a dict of arrays, got {type(grads).__name__}")
-    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.integer, np.floating)):
-        raise ValueError(f"max_norm must be a positive number, got {max_norm!r}")
-    if not np.isfinite(max_norm) or max_norm <= 0:
-        raise ValueError(f"max_norm must be a positive number, got {max_norm!r}")
-    arrays = {key: as_float_array(f"gradient {key!r}", g) for key, g in grads.items()}
-    for key, g in arrays.items():
-        if not np.all(np.isfinite(g)):
-            raise ValueError(
-                f"gradient {key!r} contains NaN or inf; clipping cannot repair it "
-                "(lower the learning rate or look for an overflow upstream)"
-            )
-    total_norm = global_norm(arrays)
+    total_norm = global_norm(grads)
     scale = max_norm / total_norm if total_norm > max_norm else 1.0
-    clipped = {key: g * np.asarray(scale, dtype=g.dtype) for key, g in arrays.items()}
+    clipped = {key: g * np.asarray(scale, dtype=g.dtype) for key, g in grads.items()}
     return clipped, total_norm

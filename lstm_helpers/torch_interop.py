@@ -30,7 +30,7 @@ import numpy as np
 
 from ._validate import check_params, hidden_size
 from .lstm import lstm_param_shapes
-from .variants import _check_reset_after, gru_param_shapes
+from .variants import check_reset_after, gru_param_shapes
 
 # Gate blocks in PyTorch's row order, with our names. The GRU's z block is
 # negated both ways: PyTorch's z is our 1 - z.
@@ -207,7 +207,7 @@ def gru_params_to_torch(params, module=None, dtype=None, *, reset_after):
     Returns the module: blocks r, z, n with the z block negated (PyTorch's z is
     our 1 - z); ``bias_ih_l0`` holds our biases, ``bias_hh_l0`` zeros.
     """
-    if not _check_reset_after(reset_after):
+    if not check_reset_after(reset_after):
         raise ValueError(
             "torch.nn.GRU only implements the reset-after GRU, n = tanh(W_in·x_t + b_in + "
             "r*(W_hn·h_{t-1} + b_hn)), which is our reset_after=True. These parameters are for "

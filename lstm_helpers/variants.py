@@ -1,8 +1,7 @@
 """Chapter 05: LSTM variants: peephole connections, coupled gates (CIFG) and the GRU.
 
 Every gate reads the concatenation ``hx = [h_{t-1}, x_t]`` (hidden state
-first; chapter 04 calls it ``z``, but here ``z`` is the GRU's update gate),
-with ``W: (H, H + D)`` and ``b: (H,)``:
+first, as in chapter 04), with ``W: (H, H + D)`` and ``b: (H,)``:
 
 peephole LSTM (diagonal peepholes ``p_f, p_i, p_o: (H,)``)
     f = σ(W_f·hx + b_f + p_f*c_{t-1})      i = σ(W_i·hx + b_i + p_i*c_{t-1})
@@ -21,47 +20,41 @@ GRU (keys W_z, b_z, W_r, b_r, W_h, b_h)
 Sequences are time-major: ``x: (T, N, D)``; returned states are
 ``(T, N, H)``. Backward functions return gradients for every key of
 ``params``. float64 by default; float32 inputs stay float32.
+
+The gate shapes, the initialisation, the argument checks and the gates'
+shared backward step (:func:`lstm_helpers.lstm.gate_gradients`) come from
+chapter 04's LSTM; the loop over time is written once, below, for all three.
 """
 
 import numpy as np
 
-from ._validate import as_float_array, check_params, check_shape, hidden_size
+from ._validate import check_params, checked_by, float_array, hidden_size, sequence, upstream_gradient
 from .feedforward import sigmoid, sigmoid_grad, tanh_grad
-from .lstm import lstm_param_shapes
+from .lstm import (cell_arguments, cell_backward_arguments, gate_gradients, gate_shapes, init_gates,
+                   lstm_param_shapes, sequence_arguments, sequence_backward_arguments)
 
-_LSTM_GATES = ("f", "i", "c", "o")
-_CIFG_GATES = ("f", "c", "o")
-_GRU_GATES = ("z", "r", "h")
-_PEEPHOLES = ("p_f", "p_i", "p_o")
+CIFG_GATES = ("f", "c", "o")  # no input gate: i = 1 - f
+GRU_GATES = ("z", "r", "h")  # update gate, reset gate, candidate h̃
+PEEPHOLES = ("p_f", "p_i", "p_o")
 
 
 # --------------------------------------------------------------------------
 # Parameter shapes, counts and initialisation
 # --------------------------------------------------------------------------
 
-def _gate_shapes(gates, D, H):
-    shapes = {}
-    for g in gates:
-        shapes[f"W_{g}"] = (H, H + D)
-        shapes[f"b_{g}"] = (H,)
-    return shapes
-
-
 def peephole_lstm_param_shapes(D, H):
     """``{key: shape}`` of a peephole LSTM: the LSTM's W_f, b_f, ..., W_o, b_o plus p_f, p_i, p_o (H,)."""
-    shapes = lstm_param_shapes(D, H)
-    shapes.update({key: (H,) for key in _PEEPHOLES})
-    return shapes
+    return {**lstm_param_shapes(D, H), **{key: (H,) for key in PEEPHOLES}}
 
 
 def cifg_lstm_param_shapes(D, H):
     """``{key: shape}`` of a coupled-gate LSTM: W_f, b_f, W_c, b_c, W_o, b_o (no input gate)."""
-    return _gate_shapes(_CIFG_GATES, D, H)
+    return gate_shapes(CIFG_GATES, D, H)
 
 
 def gru_param_shapes(D, H):
     """``{key: shape}`` of a GRU: W_z, b_z, W_r, b_r, W_h, b_h (the same for both reset placements)."""
-    return _gate_shapes(_GRU_GATES, D, H)
+    return gate_shapes(GRU_GATES, D, H)
 
 
 def _closed_form_counts(D, H):
@@ -97,17 +90,6 @@ def param_counts(D, H):
     return {variant: counts[variant] for variant in ("lstm", "peephole", "cifg", "gru")}
 
 
-def _init_gates(shapes, D, H, rng, scale, dtype):
-    scale = 1.0 / np.sqrt(H + D) if scale is None else scale
-    params = {}
-    for key, shape in shapes.items():
-        if key.startswith("W_"):
-            params[key] = (scale * rng.standard_normal(shape)).astype(dtype)
-        else:
-            params[key] = np.zeros(shape, dtype=dtype)
-    return params
-
-
 def init_peephole_lstm_params(D, H, rng, scale=None, forget_bias=1.0, dtype=np.float64):
     """Random peephole-LSTM parameters; ``rng`` is a ``numpy.random.Generator``.
 
@@ -115,8 +97,8 @@ def init_peephole_lstm_params(D, H, rng, scale=None, forget_bias=1.0, dtype=np.f
     biases are 0 except ``b_f = forget_bias`` (start by remembering); the
     peepholes start at 0, so the cell starts as a plain LSTM.
     """
-    params = _init_gates(peephole_lstm_param_shapes(D, H), D, H, rng, scale, dtype)
-    params["b_f"] = np.full(H, forget_bias, dtype=dtype)
+    params = init_gates(peephole_lstm_param_shapes(D, H), D, H, rng, scale, dtype)
+    params["b_f"] += forget_bias
     return params
 
 
@@ -126,8 +108,8 @@ def init_cifg_lstm_params(D, H, rng, scale=None, forget_bias=1.0, dtype=np.float
     Weights are N(0, scale^2) with ``scale = 1 / sqrt(H + D)`` by default;
     biases are 0 except ``b_f = forget_bias``.
     """
-    params = _init_gates(cifg_lstm_param_shapes(D, H), D, H, rng, scale, dtype)
-    params["b_f"] = np.full(H, forget_bias, dtype=dtype)
+    params = init_gates(cifg_lstm_param_shapes(D, H), D, H, rng, scale, dtype)
+    params["b_f"] += forget_bias
     return params
 
 
@@ -136,39 +118,15 @@ def init_gru_params(D, H, rng, scale=None, dtype=np.float64):
 
     Weights are N(0, scale^2) with ``scale = 1 / sqrt(H + D)`` by default; biases are 0.
     """
-    return _init_gates(gru_param_shapes(D, H), D, H, rng, scale, dtype)
+    return init_gates(gru_param_shapes(D, H), D, H, rng, scale, dtype)
 
 
 # --------------------------------------------------------------------------
-# Argument checks
+# Argument checks, made once where a caller enters (see lstm_helpers._validate)
 # --------------------------------------------------------------------------
 
-def _check_variant_params(params, shapes, model):
-    """Like ``check_params``, but a missing key is reported with its expected shape."""
-    if isinstance(params, dict):
-        missing = [key for key in shapes if key not in params]
-        if missing:
-            wanted = ", ".join(f"{key!r} {shapes[key]}" for key in missing)
-            raise ValueError(
-                f"{model} parameters are missing {wanted}; expected keys {', '.join(shapes)}"
-            )
-    return check_params(params, shapes, model)
-
-
-def _check_step(x_t, h_prev, params, shapes_fn, bias_key, model, c_prev=None):
-    """Validate one step's arguments; return them as float arrays and H."""
-    x_t = as_float_array("x_t", x_t)
-    check_shape("x_t", x_t, ("N", "D"))
-    N, D = x_t.shape
-    H = hidden_size(params, bias_key, model)
-    p = _check_variant_params(params, shapes_fn(D, H), model)
-    h_prev = check_shape("h_prev", as_float_array("h_prev", h_prev), (N, H))
-    if c_prev is not None:
-        c_prev = check_shape("c_prev", as_float_array("c_prev", c_prev), (N, H))
-    return x_t, h_prev, c_prev, p, H
-
-
-def _check_reset_after(reset_after):
+def check_reset_after(reset_after):
+    """``reset_after`` as a bool; a ValueError explains both placements otherwise."""
     if isinstance(reset_after, (bool, np.bool_)):
         return bool(reset_after)
     raise ValueError(
@@ -178,10 +136,85 @@ def _check_reset_after(reset_after):
     )
 
 
+def _gru_params(params, D):
+    H = hidden_size(params, "b_z", "GRU")
+    return check_params(params, gru_param_shapes(D, H), "GRU"), H
+
+
+def _check_gru_cell(x_t, h_prev, params, reset_after=False):
+    reset_after = check_reset_after(reset_after)
+    x_t = float_array("x_t", x_t, ("N", "D"))
+    params, H = _gru_params(params, x_t.shape[1])
+    return x_t, float_array("h_prev", h_prev, (x_t.shape[0], H)), params, reset_after
+
+
+def _check_gru_cell_backward(dh_t, cache):
+    return float_array("dh_t", dh_t, cache["h_prev"].shape), cache
+
+
+def _check_gru_sequence(x, h0, params, reset_after=False):
+    reset_after = check_reset_after(reset_after)
+    x = sequence("x", x)
+    params, H = _gru_params(params, x.shape[2])
+    return x, float_array("h0", h0, (x.shape[1], H)), params, reset_after
+
+
+def _check_gru_sequence_backward(dh, cache):
+    steps = cache["steps"]
+    return upstream_gradient("dh", dh, (len(steps), *steps[0]["h_prev"].shape)), cache
+
+
+# --------------------------------------------------------------------------
+# The loop over time, shared by the three variants
+# --------------------------------------------------------------------------
+
+def _forward_over_time(cell_forward, x, h0, carried0, params, *options):
+    """Run a cell over ``x: (T, N, D)``, one step after the other.
+
+    Each step is ``h_t, *carried_t, cache_t = cell_forward(x_t, h_prev, *carried_prev, params, *options)``,
+    where ``carried`` are the states a cell passes on besides h: ``(c,)`` for
+    the LSTMs, ``()`` for the GRU. carried0: their initial values.
+    Returns h: (T, N, H), the list of carried states stacked over time (each
+    (T, N, H)), and the list of the T step caches.
+    """
+    h, carried, steps = [], [], []
+    h_prev, state = h0, carried0
+    for x_t in x:
+        h_prev, *state, step = cell_forward(x_t, h_prev, *state, params, *options)
+        h.append(h_prev)
+        carried.append(state)
+        steps.append(step)
+    return np.stack(h), [np.stack(states) for states in zip(*carried)], steps
+
+
+def _backward_over_time(cell_backward, dh, steps, dcarried_last):
+    """Backpropagation through time over the step caches of :func:`_forward_over_time`.
+
+    Each step is ``dx_t, dh_prev, *dcarried_prev, grads_t = cell_backward(dh_t, *dcarried_t, cache_t)``
+    with dh_t the upstream gradient plus the one from step t + 1.
+    dh: (T, N, H); dcarried_last: the gradients on the last carried states,
+    ``(dc_last,)`` for the LSTMs (None means zeros), ``()`` for the GRU.
+    Returns dx: (T, N, D), dh0: (N, H), the list of gradients on the initial
+    carried states, and grads for every key of params, summed over time.
+    """
+    T, N, H = dh.shape
+    dtype = np.result_type(dh, steps[0]["hx"])
+    dx = np.zeros((T, N, steps[0]["hx"].shape[1] - H), dtype=dtype)
+    grads = {key: np.zeros_like(value, dtype=dtype) for key, value in steps[0]["params"].items()}
+    dh_next = np.zeros((N, H), dtype=dtype)  # gradient arriving from step t + 1
+    dcarried = [np.zeros((N, H), dtype=dtype) if d is None else d for d in dcarried_last]
+    for t in reversed(range(T)):
+        dx[t], dh_next, *dcarried, step_grads = cell_backward(dh[t] + dh_next, *dcarried, steps[t])
+        for key in grads:
+            grads[key] += step_grads[key]  # the same weights act at every step
+    return dx, dh_next, dcarried, grads
+
+
 # --------------------------------------------------------------------------
 # Peephole LSTM
 # --------------------------------------------------------------------------
 
+@checked_by(cell_arguments(peephole_lstm_param_shapes, "peephole LSTM"))
 def peephole_lstm_cell_forward(x_t, h_prev, c_prev, params):
     """One step of an LSTM with diagonal peephole connections.
 
@@ -191,9 +224,7 @@ def peephole_lstm_cell_forward(x_t, h_prev, c_prev, params):
     a dict with hx (N, H + D), c_prev, f, i, c_tilde, c_t, o, tanh_c (all (N, H))
     and params (the checked parameter dict).
     """
-    x_t, h_prev, c_prev, p, H = _check_step(
-        x_t, h_prev, params, peephole_lstm_param_shapes, "b_f", "peephole LSTM", c_prev
-    )
+    p = params
     hx = np.concatenate([h_prev, x_t], axis=1)  # (N, H + D): hidden state first
     f = sigmoid(hx @ p["W_f"].T + p["b_f"] + p["p_f"] * c_prev)  # the gates peek at c_{t-1}
     i = sigmoid(hx @ p["W_i"].T + p["b_i"] + p["p_i"] * c_prev)
@@ -207,6 +238,7 @@ def peephole_lstm_cell_forward(x_t, h_prev, c_prev, params):
     return h_t, c_t, cache
 
 
+@checked_by(cell_backward_arguments)
 def peephole_lstm_cell_backward(dh_t, dc_t, cache):
     """Backward pass of one peephole-LSTM step.
 
@@ -216,8 +248,6 @@ def peephole_lstm_cell_backward(dh_t, dc_t, cache):
     """
     hx, c_prev, f, i, c_tilde = cache["hx"], cache["c_prev"], cache["f"], cache["i"], cache["c_tilde"]
     c_t, o, tanh_c, p = cache["c_t"], cache["o"], cache["tanh_c"], cache["params"]
-    dh_t = check_shape("dh_t", as_float_array("dh_t", dh_t), c_t.shape)
-    dc_t = check_shape("dc_t", as_float_array("dc_t", dc_t), c_t.shape)
     H = c_t.shape[1]
 
     da_o = dh_t * tanh_c * sigmoid_grad(o)  # gradient before each nonlinearity
@@ -227,22 +257,42 @@ def peephole_lstm_cell_backward(dh_t, dc_t, cache):
     da_c = dc * i * tanh_grad(c_tilde)
     dc_prev = dc * f + da_f * p["p_f"] + da_i * p["p_i"]  # directly, and through the f and i peepholes
 
-    da = {"f": da_f, "i": da_i, "c": da_c, "o": da_o}
-    dhx = sum(da[g] @ p[f"W_{g}"] for g in _LSTM_GATES)  # (N, H + D)
-    grads = {}
-    for g in _LSTM_GATES:
-        grads[f"W_{g}"] = da[g].T @ hx
-        grads[f"b_{g}"] = da[g].sum(axis=0)
+    dhx, grads = gate_gradients({"f": da_f, "i": da_i, "c": da_c, "o": da_o}, hx, p)
     grads["p_f"] = (da_f * c_prev).sum(axis=0)
     grads["p_i"] = (da_i * c_prev).sum(axis=0)
     grads["p_o"] = (da_o * c_t).sum(axis=0)
     return dhx[:, H:], dhx[:, :H], dc_prev, grads
 
 
+@checked_by(sequence_arguments(peephole_lstm_param_shapes, "peephole LSTM"))
+def peephole_lstm_forward(x, h0, c0, params):
+    """Run a peephole LSTM over a sequence.
+
+    x: (T, N, D), h0: (N, H), c0: (N, H), params as in ``peephole_lstm_cell_forward``.
+    Returns h: (T, N, H), c: (T, N, H) (the states after every step) and a
+    cache {"steps": [one cell cache per step], "D": D}.
+    """
+    h, (c,), steps = _forward_over_time(peephole_lstm_cell_forward, x, h0, (c0,), params)
+    return h, c, {"steps": steps, "D": x.shape[2]}
+
+
+@checked_by(sequence_backward_arguments)
+def peephole_lstm_backward(dh, cache, dc_last=None):
+    """Backpropagation through time for ``peephole_lstm_forward``.
+
+    dh: (T, N, H), the upstream gradient on every returned hidden state;
+    dc_last: (N, H) or None, the gradient on the last cell state c[T - 1].
+    Returns dx: (T, N, D), dh0: (N, H), dc0: (N, H) and grads (every key of params, summed over time).
+    """
+    dx, dh0, (dc0,), grads = _backward_over_time(peephole_lstm_cell_backward, dh, cache["steps"], (dc_last,))
+    return dx, dh0, dc0, grads
+
+
 # --------------------------------------------------------------------------
 # Coupled input and forget gates (CIFG)
 # --------------------------------------------------------------------------
 
+@checked_by(cell_arguments(cifg_lstm_param_shapes, "CIFG LSTM"))
 def cifg_lstm_cell_forward(x_t, h_prev, c_prev, params):
     """One step of an LSTM whose input gate is tied to the forget gate: i = 1 - f.
 
@@ -252,9 +302,7 @@ def cifg_lstm_cell_forward(x_t, h_prev, c_prev, params):
     a dict with hx (N, H + D), c_prev, f, c_tilde, c_t, o, tanh_c (all (N, H))
     and params (the checked parameter dict).
     """
-    x_t, h_prev, c_prev, p, H = _check_step(
-        x_t, h_prev, params, cifg_lstm_param_shapes, "b_f", "CIFG LSTM", c_prev
-    )
+    p = params
     hx = np.concatenate([h_prev, x_t], axis=1)  # (N, H + D): hidden state first
     f = sigmoid(hx @ p["W_f"].T + p["b_f"])
     c_tilde = np.tanh(hx @ p["W_c"].T + p["b_c"])
@@ -267,6 +315,7 @@ def cifg_lstm_cell_forward(x_t, h_prev, c_prev, params):
     return h_t, c_t, cache
 
 
+@checked_by(cell_backward_arguments)
 def cifg_lstm_cell_backward(dh_t, dc_t, cache):
     """Backward pass of one CIFG step.
 
@@ -275,10 +324,8 @@ def cifg_lstm_cell_backward(dh_t, dc_t, cache):
     {W_f, W_c, W_o: (H, H + D); b_f, b_c, b_o: (H,)}.
     """
     hx, c_prev, f, c_tilde = cache["hx"], cache["c_prev"], cache["f"], cache["c_tilde"]
-    c_t, o, tanh_c, p = cache["c_t"], cache["o"], cache["tanh_c"], cache["params"]
-    dh_t = check_shape("dh_t", as_float_array("dh_t", dh_t), c_t.shape)
-    dc_t = check_shape("dc_t", as_float_array("dc_t", dc_t), c_t.shape)
-    H = c_t.shape[1]
+    o, tanh_c = cache["o"], cache["tanh_c"]
+    H = f.shape[1]
 
     da_o = dh_t * tanh_c * sigmoid_grad(o)
     dc = dc_t + dh_t * o * tanh_grad(tanh_c)
@@ -286,106 +333,37 @@ def cifg_lstm_cell_backward(dh_t, dc_t, cache):
     da_c = dc * (1 - f) * tanh_grad(c_tilde)
     dc_prev = dc * f
 
-    da = {"f": da_f, "c": da_c, "o": da_o}
-    dhx = sum(da[g] @ p[f"W_{g}"] for g in _CIFG_GATES)  # (N, H + D)
-    grads = {}
-    for g in _CIFG_GATES:
-        grads[f"W_{g}"] = da[g].T @ hx
-        grads[f"b_{g}"] = da[g].sum(axis=0)
+    dhx, grads = gate_gradients({"f": da_f, "c": da_c, "o": da_o}, hx, cache["params"])
     return dhx[:, H:], dhx[:, :H], dc_prev, grads
 
 
-# --------------------------------------------------------------------------
-# Sequences
-# --------------------------------------------------------------------------
-
-def _check_sequence(x, h0, params, model, bias_key):
-    x = as_float_array("x", x)
-    check_shape("x", x, ("T", "N", "D"))
-    T, N, D = x.shape
-    if T == 0:
-        raise ValueError(f"x has shape {x.shape}: a sequence needs at least one time step")
-    H = hidden_size(params, bias_key, model)
-    check_shape("h0", h0, (N, H))
-    return x, D
-
-
-def _lstm_like_forward(cell_forward, model, x, h0, c0, params):
-    x, D = _check_sequence(x, h0, params, model, "b_f")
-    check_shape("c0", c0, np.shape(h0))
-    h, c, steps = [], [], []
-    h_prev, c_prev = h0, c0
-    for x_t in x:
-        h_prev, c_prev, step_cache = cell_forward(x_t, h_prev, c_prev, params)
-        h.append(h_prev)
-        c.append(c_prev)
-        steps.append(step_cache)
-    return np.stack(h), np.stack(c), {"steps": steps, "D": D}
-
-
-def _lstm_like_backward(cell_backward, dh, cache, dc_last):
-    steps, D = cache["steps"], cache["D"]
-    T = len(steps)
-    N, H = steps[0]["c_t"].shape
-    dh = check_shape("dh", as_float_array("dh", dh), (T, N, H))
-    dtype = np.result_type(dh, steps[0]["c_t"])
-
-    dx = np.zeros((T, N, D), dtype=dtype)
-    grads = {key: np.zeros_like(value, dtype=dtype) for key, value in steps[0]["params"].items()}
-    dh_next = np.zeros((N, H), dtype=dtype)  # gradient arriving from step t + 1
-    if dc_last is None:
-        dc_next = np.zeros((N, H), dtype=dtype)
-    else:
-        dc_next = check_shape("dc_last", as_float_array("dc_last", dc_last), (N, H))
-    for t in reversed(range(T)):
-        dx[t], dh_next, dc_next, step_grads = cell_backward(dh[t] + dh_next, dc_next, steps[t])
-        for key in grads:
-            grads[key] += step_grads[key]  # the same weights act at every step
-    return dx, dh_next, dc_next, grads
-
-
-def peephole_lstm_forward(x, h0, c0, params):
-    """Run a peephole LSTM over a sequence.
-
-    x: (T, N, D), h0: (N, H), c0: (N, H), params as in ``peephole_lstm_cell_forward``.
-    Returns h: (T, N, H), c: (T, N, H) (the states after every step) and a
-    cache {"steps": [one cell cache per step], "D": D}.
-    """
-    return _lstm_like_forward(peephole_lstm_cell_forward, "peephole LSTM", x, h0, c0, params)
-
-
-def peephole_lstm_backward(dh, cache, dc_last=None):
-    """Backpropagation through time for ``peephole_lstm_forward``.
-
-    dh: (T, N, H), the upstream gradient on every returned hidden state;
-    dc_last: (N, H) or None, the gradient on the last cell state c[T - 1].
-    Returns dx: (T, N, D), dh0: (N, H), dc0: (N, H) and grads (every key of params, summed over time).
-    """
-    return _lstm_like_backward(peephole_lstm_cell_backward, dh, cache, dc_last)
-
-
+@checked_by(sequence_arguments(cifg_lstm_param_shapes, "CIFG LSTM"))
 def cifg_lstm_forward(x, h0, c0, params):
     """Run a CIFG LSTM over a sequence.
 
     x: (T, N, D), h0: (N, H), c0: (N, H), params as in ``cifg_lstm_cell_forward``.
     Returns h: (T, N, H), c: (T, N, H) and a cache {"steps": [...], "D": D}.
     """
-    return _lstm_like_forward(cifg_lstm_cell_forward, "CIFG LSTM", x, h0, c0, params)
+    h, (c,), steps = _forward_over_time(cifg_lstm_cell_forward, x, h0, (c0,), params)
+    return h, c, {"steps": steps, "D": x.shape[2]}
 
 
+@checked_by(sequence_backward_arguments)
 def cifg_lstm_backward(dh, cache, dc_last=None):
     """Backpropagation through time for ``cifg_lstm_forward``.
 
     dh: (T, N, H); dc_last: (N, H) or None, the gradient on c[T - 1].
     Returns dx: (T, N, D), dh0: (N, H), dc0: (N, H) and grads (every key of params, summed over time).
     """
-    return _lstm_like_backward(cifg_lstm_cell_backward, dh, cache, dc_last)
+    dx, dh0, (dc0,), grads = _backward_over_time(cifg_lstm_cell_backward, dh, cache["steps"], (dc_last,))
+    return dx, dh0, dc0, grads
 
 
 # --------------------------------------------------------------------------
 # GRU
 # --------------------------------------------------------------------------
 
+@checked_by(_check_gru_cell)
 def gru_cell_forward(x_t, h_prev, params, reset_after=False):
     """One GRU step.
 
@@ -398,8 +376,7 @@ def gru_cell_forward(x_t, h_prev, params, reset_after=False):
     rhx = [r*h_prev, x_t] (N, H + D) if reset_after is False,
     h_proj = W_h[:, :H]·h_prev (N, H) if it is True.
     """
-    reset_after = _check_reset_after(reset_after)
-    x_t, h_prev, _, p, H = _check_step(x_t, h_prev, params, gru_param_shapes, "b_z", "GRU")
+    p, H = params, h_prev.shape[1]
     hx = np.concatenate([h_prev, x_t], axis=1)  # (N, H + D): hidden state first
     z = sigmoid(hx @ p["W_z"].T + p["b_z"])  # update gate: how much of h̃ to take
     r = sigmoid(hx @ p["W_r"].T + p["b_r"])  # reset gate: how much of h_prev h̃ may see
@@ -417,6 +394,7 @@ def gru_cell_forward(x_t, h_prev, params, reset_after=False):
     return h_t, cache
 
 
+@checked_by(_check_gru_cell_backward)
 def gru_cell_backward(dh_t, cache):
     """Backward pass of one GRU step (the reset placement is read from the cache).
 
@@ -425,7 +403,6 @@ def gru_cell_backward(dh_t, cache):
     {W_z, W_r, W_h: (H, H + D); b_z, b_r, b_h: (H,)}.
     """
     hx, h_prev, z, r, h_tilde, p = (cache[k] for k in ("hx", "h_prev", "z", "r", "h_tilde", "params"))
-    dh_t = check_shape("dh_t", as_float_array("dh_t", dh_t), h_prev.shape)
     H = h_prev.shape[1]
 
     da_z = dh_t * (h_tilde - h_prev) * sigmoid_grad(z)
@@ -444,13 +421,12 @@ def gru_cell_backward(dh_t, cache):
         dx_t = drhx[:, H:]
     da_r = dr * sigmoid_grad(r)
 
-    dhx = da_z @ p["W_z"] + da_r @ p["W_r"]  # both gates read [h_prev, x_t]
-    grads = {"W_z": da_z.T @ hx, "b_z": da_z.sum(axis=0),
-             "W_r": da_r.T @ hx, "b_r": da_r.sum(axis=0),
-             "W_h": dW_h, "b_h": da_h.sum(axis=0)}
+    dhx, grads = gate_gradients({"z": da_z, "r": da_r}, hx, p)  # both gates read [h_prev, x_t]
+    grads["W_h"], grads["b_h"] = dW_h, da_h.sum(axis=0)
     return dx_t + dhx[:, H:], dh_prev + dhx[:, :H], grads
 
 
+@checked_by(_check_gru_sequence)
 def gru_forward(x, h0, params, reset_after=False):
     """Run a GRU over a sequence.
 
@@ -458,34 +434,16 @@ def gru_forward(x, h0, params, reset_after=False):
     Returns h: (T, N, H), the state after every step, and a cache
     {"steps": [one cell cache per step], "D": D, "reset_after": bool}.
     """
-    reset_after = _check_reset_after(reset_after)
-    x, D = _check_sequence(x, h0, params, "GRU", "b_z")
-    h, steps = [], []
-    h_prev = h0
-    for x_t in x:
-        h_prev, step_cache = gru_cell_forward(x_t, h_prev, params, reset_after)
-        h.append(h_prev)
-        steps.append(step_cache)
-    return np.stack(h), {"steps": steps, "D": D, "reset_after": reset_after}
+    h, _, steps = _forward_over_time(gru_cell_forward, x, h0, (), params, reset_after)
+    return h, {"steps": steps, "D": x.shape[2], "reset_after": reset_after}
 
 
+@checked_by(_check_gru_sequence_backward)
 def gru_backward(dh, cache):
     """Backpropagation through time for ``gru_forward`` (reset placement from the cache).
 
     dh: (T, N, H), the upstream gradient on every returned hidden state.
     Returns dx: (T, N, D), dh0: (N, H) and grads (every key of params, summed over time).
     """
-    steps, D = cache["steps"], cache["D"]
-    T = len(steps)
-    N, H = steps[0]["h_prev"].shape
-    dh = check_shape("dh", as_float_array("dh", dh), (T, N, H))
-    dtype = np.result_type(dh, steps[0]["h_tilde"])
-
-    dx = np.zeros((T, N, D), dtype=dtype)
-    grads = {key: np.zeros_like(value, dtype=dtype) for key, value in steps[0]["params"].items()}
-    dh_next = np.zeros((N, H), dtype=dtype)  # gradient arriving from step t + 1
-    for t in reversed(range(T)):
-        dx[t], dh_next, step_grads = gru_cell_backward(dh[t] + dh_next, steps[t])
-        for key in grads:
-            grads[key] += step_grads[key]  # the same weights act at every step
-    return dx, dh_next, grads
+    dx, dh0, _, grads = _backward_over_time(gru_cell_backward, dh, cache["steps"], ())
+    return dx, dh0, grads

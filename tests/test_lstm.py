@@ -1,8 +1,9 @@
 """Tests for the LSTM reference (lstm_helpers.lstm) and its exercise exercises.
 
 The expected values come from independent computations: the equations
-written out again here (with the textbook logistic 1 / (1 + exp(-a))),
-central differences, and torch.nn.LSTM where PyTorch is installed.
+written out again here (with the textbook logistic 1 / (1 + exp(-a))) and
+central differences. tests/test_torch_interop.py compares the LSTM with
+torch.nn.LSTM.
 """
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from lstm_helpers import exercises
 from lstm_helpers import lstm as L
+from lstm_helpers import variants as V
 from lstm_helpers.experiment import fast_lstm
 from lstm_helpers.exercises import CheckFailed
 from lstm_helpers.exercises import lstm as lstm_checks
@@ -236,15 +238,24 @@ def test_backward_does_not_consume_its_cache_or_inputs():
     np.testing.assert_array_equal(dc_last, dc_saved)
 
 
-def test_dc_last_none_means_zeros():
+@pytest.mark.parametrize("forward, backward, param_shapes", [
+    (L.lstm_forward, L.lstm_backward, L.lstm_param_shapes),
+    (fast_lstm.lstm_forward, fast_lstm.lstm_backward, L.lstm_param_shapes),
+    (V.peephole_lstm_forward, V.peephole_lstm_backward, V.peephole_lstm_param_shapes),
+    (V.cifg_lstm_forward, V.cifg_lstm_backward, V.cifg_lstm_param_shapes),
+], ids=["lstm", "fast", "peephole", "cifg"])
+def test_dc_last_none_means_zeros(forward, backward, param_shapes):
     rng = np.random.default_rng(14)
-    x, h0, c0, p = make_sequence(rng, 3, 2, 3, 4)
+    x, h0, c0, _ = make_sequence(rng, 3, 2, 3, 4)
+    p = {key: 0.5 * rng.standard_normal(shape) for key, shape in param_shapes(3, 4).items()}
     dh = rng.standard_normal((3, 2, 4))
-    _, _, cache = L.lstm_forward(x, h0, c0, p)
-    a = L.lstm_backward(dh, cache)
-    b = L.lstm_backward(dh, cache, np.zeros((2, 4)))
+    _, _, cache = forward(x, h0, c0, p)
+    a = backward(dh, cache)
+    b = backward(dh, cache, np.zeros((2, 4)))
     for u, v in zip(a[:3], b[:3]):
         np.testing.assert_array_equal(u, v)
+    for key in p:
+        np.testing.assert_array_equal(a[3][key], b[3][key])
 
 
 # ---------------------------------------------------------------------------
@@ -309,19 +320,19 @@ def test_float32_in_float32_out():
     assert dx_t.dtype == dh_prev.dtype == dc_prev.dtype == np.float32
     assert all(g.dtype == np.float32 for g in grads.values())
 
-    h, c, cache = L.lstm_forward(x, h0, c0, p)
-    assert h.dtype == c.dtype == np.float32
     dh = rng.standard_normal((T, N, H)).astype(np.float32)
-    dx, dh0, dc0, grads = L.lstm_backward(dh, cache, np.ones((N, H), np.float32))
-    assert dx.dtype == dh0.dtype == dc0.dtype == np.float32
-    assert all(g.dtype == np.float32 for g in grads.values())
-
-    # and it is the same computation, to float32 precision
     p64 = {k: v.astype(np.float64) for k, v in p.items()}
-    h64, c64, cache64 = L.lstm_forward(x.astype(np.float64), h0.astype(np.float64), c0.astype(np.float64), p64)
-    np.testing.assert_allclose(h, h64, atol=1e-5)
+    h64, _, cache64 = L.lstm_forward(x.astype(np.float64), h0.astype(np.float64), c0.astype(np.float64), p64)
     dx64 = L.lstm_backward(dh.astype(np.float64), cache64, np.ones((N, H)))[0]
-    np.testing.assert_allclose(dx, dx64, atol=1e-4)
+    for module in (L, fast_lstm):
+        h, c, cache = module.lstm_forward(x, h0, c0, p)
+        assert h.dtype == c.dtype == np.float32
+        dx, dh0, dc0, grads = module.lstm_backward(dh, cache, np.ones((N, H), np.float32))
+        assert dx.dtype == dh0.dtype == dc0.dtype == np.float32
+        assert all(g.dtype == np.float32 for g in grads.values())
+        # and it is the same computation, to float32 precision
+        np.testing.assert_allclose(h, h64, atol=1e-5)
+        np.testing.assert_allclose(dx, dx64, atol=1e-4)
 
 
 def test_param_shapes_and_init():
@@ -343,6 +354,59 @@ def test_param_shapes_and_init():
     weights = [p[f"W_{g}"] for g in GATES]
     assert all(not np.allclose(a, b) for k, a in enumerate(weights) for b in weights[k + 1:])
     np.testing.assert_array_equal(L.init_lstm_params(3, 5, np.random.default_rng(0))["W_o"], p["W_o"])
+
+
+def test_a_step_checks_its_arguments_once_and_a_gate_on_its_own_checks_too(monkeypatch):
+    rng = np.random.default_rng(35)
+    x, h0, c0, p = make_sequence(rng, 6, 2, 3, 4)
+    checked = []
+    check_params = L.check_params
+    monkeypatch.setattr(L, "check_params", lambda *args: checked.append(args[2]) or check_params(*args))
+    L.lstm_cell_forward(x[0], h0, c0, p)
+    assert checked == ["LSTM"]  # not once more per gate
+    checked.clear()
+    _, _, cache = L.lstm_forward(x, h0, c0, p)
+    assert checked == ["LSTM"]  # not once more per step
+    checked.clear()
+    L.forget_gate(np.hstack([h0, x[0]]), p)
+    assert checked == ["LSTM"]
+
+
+def test_a_gate_on_its_own_names_a_wrong_argument():
+    rng = np.random.default_rng(36)
+    x, h0, c0, p = make_sequence(rng, 1, 2, 3, 4)  # D = 3, H = 4: W is (4, 7)
+    hx = np.hstack([h0, x[0]])
+    with pytest.raises(ValueError, match=r"params\['W_f'\] has shape \(4, 7\), expected \(4, 6\)"):
+        L.forget_gate(hx[:, :6], p)
+    with pytest.raises(ValueError, match=r"hx has shape \(7,\), expected \(N, H \+ D\)"):
+        L.input_gate_and_candidate(hx[0], p)
+    with pytest.raises(ValueError, match=r"c_t has shape \(2, 3\), expected \(2, 4\)"):
+        L.output_gate_and_hidden(hx, c0[:, :3], p)
+    with pytest.raises(ValueError, match=r"i has shape \(2, 3\), expected \(2, 4\)"):
+        L.cell_update(c0, c0, c0[:, :3], c0)
+
+
+def test_checks_resume_after_an_error_inside_a_checked_call():
+    rng = np.random.default_rng(37)
+    x, h0, c0, p = make_sequence(rng, 2, 2, 3, 4)
+    _, _, cache = L.lstm_forward(x, h0, c0, p)
+    broken = {"steps": [{**step, "params": {}} for step in cache["steps"]]}
+    with pytest.raises(KeyError):  # raised inside lstm_backward, where the cell's checks are skipped
+        L.lstm_backward(np.zeros((2, 2, 4)), broken)
+    with pytest.raises(ValueError, match="hx has shape"):  # outside again: checked
+        L.forget_gate(np.ones(7), p)
+
+
+def test_checked_by_refuses_a_check_with_other_parameters():
+    from lstm_helpers._validate import checked_by
+
+    def check(x, y):
+        return x, y
+
+    with pytest.raises(TypeError, match=r"check\(x, y\) does not take the parameters of f\(x, z=1\)"):
+        @checked_by(check)
+        def f(x, z=1):
+            return x
 
 
 def test_missing_key_is_named():
@@ -386,59 +450,12 @@ def test_dh_with_wrong_length_names_the_mismatch():
     rng = np.random.default_rng(34)
     x, h0, c0, p = make_sequence(rng, 10, 2, 3, 4)
     _, _, cache = L.lstm_forward(x, h0, c0, p)
-    with pytest.raises(ValueError, match="^dh has 7 time steps but the forward pass ran 10$"):
+    with pytest.raises(ValueError, match=r"^dh has shape \(7, 2, 4\), expected \(10, 2, 4\): 7 time steps, but the forward pass ran 10$"):
         L.lstm_backward(np.zeros((7, 2, 4)), cache)
     with pytest.raises(ValueError, match=r"dh has shape \(10, 2, 5\), expected \(10, 2, 4\)"):
         L.lstm_backward(np.zeros((10, 2, 5)), cache)
     with pytest.raises(ValueError, match=r"dc_last has shape \(2, 5\), expected \(2, 4\)"):
         L.lstm_backward(np.zeros((10, 2, 4)), cache, np.zeros((2, 5)))
-
-
-# ---------------------------------------------------------------------------
-# Agreement with PyTorch
-# ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("shape", [(5, 3, 4, 6), (1, 1, 2, 3), (7, 2, 6, 4)])
-def test_agrees_with_torch_lstm(shape):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(40)
-    T, N, D, H = shape
-    x, h0, c0, p = make_sequence(rng, T, N, D, H)
-    dh = rng.standard_normal((T, N, H))
-    dc_last = rng.standard_normal((N, H))
-
-    # PyTorch stacks the gate blocks as i, f, g (our c), o; weight_ih_l0 is
-    # (4H, D) (our x columns), weight_hh_l0 is (4H, H) (our h columns), and
-    # it has two biases whose sum is our b.
-    order = ("i", "f", "c", "o")
-    lstm = torch.nn.LSTM(D, H, dtype=torch.float64)
-    with torch.no_grad():
-        lstm.weight_ih_l0.copy_(torch.from_numpy(np.concatenate([p[f"W_{g}"][:, H:] for g in order])))
-        lstm.weight_hh_l0.copy_(torch.from_numpy(np.concatenate([p[f"W_{g}"][:, :H] for g in order])))
-        lstm.bias_ih_l0.copy_(torch.from_numpy(np.concatenate([p[f"b_{g}"] for g in order])))
-        lstm.bias_hh_l0.zero_()
-    xt = torch.tensor(x, requires_grad=True)
-    h0t = torch.tensor(h0[None], requires_grad=True)
-    c0t = torch.tensor(c0[None], requires_grad=True)
-    out, (h_n, c_n) = lstm(xt, (h0t, c0t))
-    ((out * torch.from_numpy(dh)).sum() + (c_n[0] * torch.from_numpy(dc_last)).sum()).backward()
-
-    h, c, cache = L.lstm_forward(x, h0, c0, p)
-    dx, dh0, dc0, grads = L.lstm_backward(dh, cache, dc_last)
-    tol = dict(rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(h, out.detach().numpy(), **tol)
-    np.testing.assert_allclose(h[-1], h_n[0].detach().numpy(), **tol)
-    np.testing.assert_allclose(c[-1], c_n[0].detach().numpy(), **tol)
-    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
-    np.testing.assert_allclose(dh0, h0t.grad.numpy()[0], **tol)
-    np.testing.assert_allclose(dc0, c0t.grad.numpy()[0], **tol)
-    for k, g in enumerate(order):
-        rows = slice(k * H, (k + 1) * H)
-        np.testing.assert_allclose(grads[f"W_{g}"][:, H:], lstm.weight_ih_l0.grad.numpy()[rows], **tol)
-        np.testing.assert_allclose(grads[f"W_{g}"][:, :H], lstm.weight_hh_l0.grad.numpy()[rows], **tol)
-        np.testing.assert_allclose(grads[f"b_{g}"], lstm.bias_ih_l0.grad.numpy()[rows], **tol)
-        np.testing.assert_allclose(grads[f"b_{g}"], lstm.bias_hh_l0.grad.numpy()[rows], **tol)
 
 
 # ---------------------------------------------------------------------------

@@ -13,12 +13,9 @@ import pytest
 from lstm_helpers import feedforward as ff
 from lstm_helpers import rnn
 from lstm_helpers.gradients import numerical_gradient
+from conftest import rel_error
 
 SHAPES = [(1, 1, 1, 1), (1, 3, 2, 4), (4, 2, 5, 3), (3, 1, 4, 2)]  # (T, N, D, H), incl. N=1 and T=1
-
-
-def rel_error(a, b):
-    return np.max(np.abs(a - b)) / max(np.max(np.abs(a)), np.max(np.abs(b)), 1e-12)
 
 
 # -- activations --------------------------------------------------------------

@@ -102,7 +102,7 @@ def _assert_same_grads(ours, theirs):
 # LSTM
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("T, N, D, H", [(1, 1, 2, 3), (5, 3, 4, 2)])
+@pytest.mark.parametrize("T, N, D, H", [(1, 1, 2, 3), (5, 3, 4, 2), (7, 2, 6, 4)])
 def test_lstm_to_torch_agrees_with_our_forward_and_gradients(torch, ti, T, N, D, H):
     rng = np.random.default_rng(1)
     params = {k: 0.5 * rng.standard_normal(s) for k, s in lstm.lstm_param_shapes(D, H).items()}

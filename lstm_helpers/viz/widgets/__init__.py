@@ -1,7 +1,7 @@
 """ipywidgets slider apps that redraw matplotlib plots live.
 
 Each chapter's app lives in its own module and is built on
-:class:`~lstm_helpers.widgets._base.SliderApp`.
+:class:`~lstm_helpers.viz.widgets._base.SliderApp`.
 """
 
 from ._base import SliderApp

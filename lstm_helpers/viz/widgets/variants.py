@@ -257,8 +257,3 @@ class VariantSliders(SliderApp):
                 name, "".join(cell.format(f"{self.results[v]['memory'][index]:.3f}") for v in VARIANTS))
             for name, index in rows)
         return f"<table style='font-size:90%'><tr><td></td>{head}</tr>{body}</table>"
-
-
-def variant_sliders(**kwargs):
-    """Build the shared-slider app (see :class:`VariantSliders`); display it by leaving it last in a cell."""
-    return VariantSliders(**kwargs)
