@@ -772,12 +772,14 @@ def disguise(source, seed):
 
 
 def package_reference(exercise):
-    """The source of the package's reference of ``exercise``, pasted as an answer cell would be."""
+    """The source of the package's reference of ``exercise``, pasted as an answer cell would be:
+    without its ``@checked_by(...)`` line, which does not run in a notebook."""
     import inspect
 
     from lstm_helpers.exercises import EXERCISES
 
-    return textwrap.dedent(inspect.getsource(EXERCISES[exercise].reference))
+    source = textwrap.dedent(inspect.getsource(EXERCISES[exercise].reference))
+    return "\n".join(line for line in source.splitlines() if not line.startswith("@")) + "\n"
 
 
 def class_answers(chapter):

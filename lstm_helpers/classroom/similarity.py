@@ -59,7 +59,7 @@ The reference
       (``solutions/<chapter>/<chapter>.ipynb``), and
     * the package's reference function (``EXERCISES[name].reference``) when
       it is a plain function: its source without its input validation (the
-      statements that call ``lstm_helpers._validate`` directly or through a
+      decorators and statements that call ``lstm_helpers._validate`` directly or through a
       private helper, which no answer needs); when it has some, its source as
       written; and, when it calls private helpers (names starting with
       ``_``), its source followed by theirs: a copy has to bring them along,
@@ -637,10 +637,25 @@ def _private_helpers(func, validators: set[str]) -> list:
     return found
 
 
+def _decorator_checks(source: str, module) -> list:
+    """The check functions a reference names in its ``@checked_by(check)`` decorator."""
+    func = ast.parse(source).body[0]
+    checks = []
+    for decorator in func.decorator_list:
+        if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Name)
+                and decorator.func.id == "checked_by" and decorator.args and isinstance(decorator.args[0], ast.Name)):
+            check = getattr(module, decorator.args[0].id, None)
+            if inspect.isfunction(check):
+                checks.append(check)
+    return checks
+
+
 def _without_validation(source: str, validators: set[str]) -> tuple[str, bool]:
-    """The function's source without the statements that call a validator; whether any was removed."""
+    """The function's source without its decorators and the statements that call a validator;
+    whether any validation was removed."""
     tree = ast.parse(source)
     func = tree.body[0]
+    func.decorator_list = []
     kept = [stmt for stmt in func.body
             if not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in validators
                        for n in ast.walk(stmt))]
@@ -666,6 +681,10 @@ def reference_sources(exercise) -> dict[str, str]:
     out = {label: own}
     if checks:
         out[f"{label} (with its input checks)"] = source
+    decorated = _decorator_checks(source, module)
+    if decorated:  # the checks live in a function the decorator names: a full copy brings it along
+        out[f"{label} (with its input checks)"] = "\n\n".join(
+            [own] + [textwrap.dedent(inspect.getsource(check)) for check in decorated])
     helpers = _private_helpers(func, validators)
     if helpers:
         parts = [own] + [_without_validation(textwrap.dedent(inspect.getsource(h)), validators)[0]
