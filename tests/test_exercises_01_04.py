@@ -126,3 +126,49 @@ def test_a_prediction_is_graded_only_by_the_hidden_tests(name, capsys):
     wrong_form = tuple(1.0 if isinstance(part, str) else "a word" for part in parts)
     with pytest.raises(CheckFailed, match="answer with"):
         run_exercise(exercise, wrong_form if isinstance(right, tuple) else wrong_form[0])
+
+
+# -- chapter 02 ------------------------------------------------------------------------------------
+
+def test_rnn_parameter_count_is_the_size_of_real_parameters():
+    from lstm_helpers import rnn
+
+    params = rnn.init_rnn_params(D=8, H=6, rng=np.random.default_rng(0))
+    assert sum(value.size for value in params.values()) == answer("rnn_parameter_count")
+
+
+def test_index_of_h3_holds_the_state_after_three_cell_steps():
+    from lstm_helpers import rnn
+
+    rng = np.random.default_rng(3)
+    x, h0 = rng.standard_normal((5, 2, 3)), rng.standard_normal((2, 4))
+    params = rnn.init_rnn_params(3, 4, rng)
+    h, _ = rnn.rnn_forward(x, h0, params)
+    state = h0
+    for step in range(3):  # h_1, h_2, h_3, one cell step per input
+        state, _ = rnn.rnn_cell_forward(x[step], state, params)
+    assert np.array_equal(h[answer("index_of_h3")], state)
+
+
+def test_distinct_final_states_by_a_hand_written_recurrence():
+    from lstm_helpers import rnn
+
+    rng = np.random.default_rng(1)
+    vectors = {word: rng.standard_normal(8) for word in ["dog", "bites", "man"]}
+    W_h = rnn.init_rnn_params(D=8, H=6, rng=rng, scale=1.0)["W_h"]  # the demo's draw, biases 0
+    finals = set()
+    for order in permutations(vectors):
+        state = np.zeros(6)
+        for word in order:
+            state = np.tanh(W_h[:, :6] @ state + W_h[:, 6:] @ vectors[word])
+        finals.add(tuple(np.round(state, 9)))
+    assert len(finals) == answer("distinct_final_states") == 6
+
+
+def test_dh20_dh0_by_central_differences_through_the_tiny_rnn():
+    from lstm_helpers import rnn
+
+    params = {"W_h": np.array([[0.5, 1.0]]), "b_h": np.zeros(1)}
+    x, h0 = np.zeros((20, 1, 1)), np.zeros((1, 1))
+    numeric = numerical_gradient(lambda: rnn.rnn_forward(x, h0, params)[0][-1].item(), h0)
+    assert np.isclose(numeric.item(), answer("dh20_dh0"), rtol=1e-6)
