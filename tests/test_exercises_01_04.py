@@ -172,3 +172,72 @@ def test_dh20_dh0_by_central_differences_through_the_tiny_rnn():
     x, h0 = np.zeros((20, 1, 1)), np.zeros((1, 1))
     numeric = numerical_gradient(lambda: rnn.rnn_forward(x, h0, params)[0][-1].item(), h0)
     assert np.isclose(numeric.item(), answer("dh20_dh0"), rtol=1e-6)
+
+
+# -- chapter 03 ------------------------------------------------------------------------------------
+
+def _jacobian_norms(x, h0, W_h):
+    """||dh_T/dh_t||_2 by a hand-written loop over the steps (no course code), (N, T)."""
+    T, N, _ = x.shape
+    H = h0.shape[1]
+    W_rec, W_in = W_h[:, :H], W_h[:, H:]
+    states = [h0]
+    for t in range(T):
+        states.append(np.tanh(states[-1] @ W_rec.T + x[t] @ W_in.T))
+    norms = np.zeros((N, T))
+    for n in range(N):
+        product = np.eye(H)
+        for t in range(T - 1, -1, -1):
+            product = product @ (np.diag(1 - states[t + 1][n] ** 2) @ W_rec)
+            norms[n, t] = np.linalg.svd(product, compute_uv=False)[0]
+    return norms
+
+
+def test_norm_at_threshold_by_a_hand_written_jacobian_product():
+    from lstm_helpers.exercises.long_term_dependencies import THRESHOLD_WORDS
+    from lstm_helpers.viz.plots.gradients import orthogonal_rnn
+
+    rng = np.random.default_rng(0)  # plots.gradient_norm_vs_lag's draws
+    params = orthogonal_rnn(rng, 4, 16, 1.0)
+    x = 0.3 * rng.standard_normal((50, 8, 4))
+    at_lag_50 = np.median(_jacobian_norms(x, np.zeros((8, 16)), params["W_h"])[:, 0])
+    assert at_lag_50 < 0.1 and answer("norm_at_threshold") == THRESHOLD_WORDS[0]
+
+
+def test_sigmoid_threshold_from_the_sigmoids_steepest_slope():
+    x = np.linspace(-6, 6, 12001)
+    assert np.isclose(1 / slope_by_central_differences(feedforward.sigmoid, x).max(), answer("sigmoid_threshold"))
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_large_inputs_make_the_gradient_vanish_for_any_draw(seed):
+    """The notebook's seed and two others: saturation wins at sigma_max = 1.5 with inputs of scale 2."""
+    from lstm_helpers.viz.plots.gradients import orthogonal_rnn
+
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((60, 8, 4))
+    orthogonal_rnn(rng, 4, 16, sigma_max=0.8)
+    params = orthogonal_rnn(rng, 4, 16, sigma_max=1.5)
+    assert np.median(_jacobian_norms(2.0 * noise, np.zeros((8, 16)), params["W_h"])[:, 0]) < 1e-3
+    assert answer("large_inputs_verdict") == "vanishes"
+
+
+def test_norm_without_input_is_what_the_slider_app_draws():
+    from lstm_helpers.viz.widgets.gradient_flow import FlowSetting, TanhRNNCurve
+
+    setting = FlowSetting.draw(np.random.default_rng(0))
+    curve = TanhRNNCurve().compute({"sigma_max": 1.5, "input_scale": 0.0, "seq_len": 40}, setting)
+    assert np.isclose(curve[10 - 1], answer("norm_at_lag_10_without_input"), rtol=1e-9)
+
+
+def test_unclipped_spike_with_a_hand_written_clip():
+    from lstm_helpers.exercises.long_term_dependencies import SPIKE_WORDS
+    from lstm_helpers.experiment import training
+
+    def clip(grads, max_norm):
+        total = float(np.linalg.norm(np.concatenate([g.ravel() for g in grads.values()])))
+        return {k: g * min(1.0, max_norm / total) if total else g.copy() for k, g in grads.items()}, total
+
+    runs = training.clipping_experiment(np.random.default_rng(0), lr=0.3, max_norm=1.0, clip_fn=clip)
+    ratio = np.nanmax(runs["unclipped"].loss) / np.nanmax(runs["clipped"].loss)
+    assert ratio > 100 and answer("unclipped_spike") == SPIKE_WORDS[2]
