@@ -241,3 +241,144 @@ def test_unclipped_spike_with_a_hand_written_clip():
     runs = training.clipping_experiment(np.random.default_rng(0), lr=0.3, max_norm=1.0, clip_fn=clip)
     ratio = np.nanmax(runs["unclipped"].loss) / np.nanmax(runs["clipped"].loss)
     assert ratio > 100 and answer("unclipped_spike") == SPIKE_WORDS[2]
+
+
+# -- chapter 04 ------------------------------------------------------------------------------------
+
+def test_lstm_parameter_count_is_the_size_of_real_parameters():
+    from lstm_helpers import lstm
+
+    params = lstm.init_lstm_params(3, 5, np.random.default_rng(0))
+    assert sum(value.size for value in params.values()) == answer("lstm_parameter_count")
+
+
+def _slider_run(forget, input, candidate=0.8):
+    """The gate sliders' own run (their parameters, spike input and c_0) through the reference cell."""
+    from lstm_helpers import lstm
+    from lstm_helpers.viz.widgets.gates import gate_params, run_cell, spike_input
+
+    h, c, _ = run_cell(lstm.lstm_cell_forward, spike_input(40, 8), gate_params(forget, input, 1.0, candidate), 0.5)
+    return c  # c[0] is c_0, c[t] is c_t
+
+
+def test_fraction_left_after_20_is_what_the_sliders_show():
+    c = _slider_run(forget=0.9, input=0.0)
+    assert np.isclose(c[20] / c[0], answer("fraction_left_after_20"), rtol=1e-9)
+
+
+def test_c_after_write_and_keep_is_what_the_sliders_show():
+    from lstm_helpers.viz.widgets.gates import PRESETS
+
+    preset = PRESETS["write and keep"]
+    assert np.isclose(_slider_run(preset["forget"], preset["input"])[-1], answer("c_after_write_and_keep"))
+
+
+def _frozen_cell_memory(b_f, steps, rng):
+    """c_T / c_0 of an LSTM whose weights are 0, forget bias b_f (one per unit) and input gate shut,
+    run by the reference lstm_forward on random input."""
+    from lstm_helpers import lstm
+
+    b_f = np.atleast_1d(np.asarray(b_f, dtype=float))
+    H, D = len(b_f), 2
+    params = {k: np.zeros(v) for k, v in lstm.lstm_param_shapes(D, H).items()}
+    params["b_f"], params["b_i"] = b_f, np.full(H, -100.0)
+    c0 = rng.uniform(0.5, 2.0, (1, H))
+    _, c, _ = lstm.lstm_forward(rng.standard_normal((int(steps), 1, D)), np.zeros((1, H)), c0, params)
+    return c[-1, 0] / c0[0]
+
+
+def test_fresh_cell_memory_by_running_a_fresh_cell():
+    kept = _frozen_cell_memory(1.0, 33, np.random.default_rng(0))  # init_lstm_params' forget bias
+    assert np.isclose(kept.item(), answer("fresh_cell_memory"), rtol=1e-9)
+
+
+@pytest.mark.parametrize("fraction,steps", [(0.5, 33), (0.9, 100), (0.05, 1), (0.3, 250)])
+def test_forget_bias_to_keep_keeps_that_fraction_in_a_running_cell(fraction, steps):
+    from lstm_helpers.exercises.lstm import forget_bias_to_keep
+
+    b_f = forget_bias_to_keep(np.array([fraction]), np.array([steps]))
+    assert np.isclose(_frozen_cell_memory(b_f, steps, np.random.default_rng(steps)).item(), fraction, rtol=1e-9)
+
+
+def test_lstm_gates_reference_equals_the_cells_own_gates():
+    from lstm_helpers import lstm
+
+    rng = np.random.default_rng(7)
+    x_t, h_prev, c_prev = rng.standard_normal((3, 2)), rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    params = lstm.init_lstm_params(2, 4, rng)
+    _, _, cache = lstm.lstm_cell_forward(x_t, h_prev, c_prev, params)
+    gates = exercises.EXERCISES["lstm_gates"].reference(cache["hx"], params)
+    for got, key in zip(gates, ("f", "i", "c_tilde", "o")):
+        assert np.array_equal(got, cache[key])
+
+
+def test_forget_gate_for_half_at_200_on_the_gradient_views_curve():
+    from lstm_helpers.viz.widgets.gates import CellStateCurve
+
+    f = answer("forget_gate_for_half_at_200")
+    assert np.isclose(CellStateCurve().compute({"forget": f, "seq_len": 200}, None)[-1], 0.5)
+    assert CellStateCurve().compute({"forget": f - 1e-4, "seq_len": 200}, None)[-1] < 0.5
+
+
+def test_rnn_setting_near_1_by_a_hand_written_jacobian_product():
+    from lstm_helpers.viz.widgets.gradient_flow import FlowSetting
+
+    setting = FlowSetting.draw(np.random.default_rng(0), max_len=200)  # GradientView's draws
+    H = setting.hidden_size
+    for letter, near in (("a", True), ("b", False), ("c", False)):
+        sigma, scale = {"a": (1.0, 0.0), "b": (1.0, 1.0), "c": (1.2, 0.3)}[letter]
+        W_h = setting.W_h.copy()
+        W_h[:, :H] *= sigma
+        norms = np.median(_jacobian_norms(scale * setting.noise[:200], np.zeros((4, H)), W_h)[:, ::-1], axis=0)
+        assert bool(np.all((norms >= 0.5) & (norms <= 2))) is near, letter
+    assert answer("rnn_setting_near_1") == "a"
+
+
+# Which gradients each named slip of lstm_cell_backward gets wrong: its message says so, and so it must be.
+_WRONG = {
+    "no_forget_factor": {"dc_prev"},
+    "only_incoming_dc": {"dc_prev"},
+    "do_without_tanh": {"dx_t", "dh_prev", "dW_o", "db_o"},
+    "candidate_sigmoid_grad": {"dx_t", "dh_prev", "dW_c", "db_c"},
+    "gates_tanh_grad": {"dx_t", "dh_prev", "dW_f", "db_f", "dW_i", "db_i", "dW_o", "db_o"},
+    "no_tanh_path": {"dx_t", "dh_prev", "dc_prev", "dW_f", "db_f", "dW_i", "db_i", "dW_c", "db_c"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_WRONG))
+def test_lstm_cell_backward_messages_name_the_wrong_gradients(kind):
+    from lstm_helpers import lstm
+    from lstm_helpers.exercises import lstm as lstm_checks
+
+    rng = np.random.default_rng(8)
+    x_t, h_prev, c_prev = rng.standard_normal((3, 2)), rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    params = {k: rng.standard_normal(v.shape) for k, v in lstm.init_lstm_params(2, 4, rng).items()}
+    _, _, cache = lstm.lstm_cell_forward(x_t, h_prev, c_prev, params)
+    dh_t, dc_t = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+
+    def named(result):
+        dx, dh, dc, grads = result
+        return {"dx_t": dx, "dh_prev": dh, "dc_prev": dc, **{"d" + k: g for k, g in grads.items()}}
+
+    right = named(lstm.lstm_cell_backward(dh_t, dc_t, cache))
+    slip = named(lstm_checks._cell_backward_variant(kind)(dh_t, dc_t, cache))
+    wrong = {name for name in right if not np.allclose(slip[name], right[name], rtol=1e-9, atol=1e-12)}
+    assert wrong == _WRONG[kind]
+    message = next(m.message for m in exercises.EXERCISES["lstm_cell_backward"].mistakes  # the slip's own
+                   if all(np.array_equal(named(m.compute(dh_t, dc_t, cache))[k], slip[k]) for k in slip))
+    if wrong == {"dc_prev"}:
+        assert message.startswith("dc_prev is wrong while every other gradient is right")
+    for gate in ("o", "c"):
+        if wrong - {"dx_t", "dh_prev"} == {f"dW_{gate}", f"db_{gate}"}:
+            assert f"dW_{gate}, db_{gate}" in message
+
+
+def test_an_unknown_slip_in_one_gate_is_named_by_its_gradient():
+    from lstm_helpers import lstm
+
+    def doubled_dW_f(dh_t, dc_t, cache):
+        dx_t, dh_prev, dc_prev, grads = lstm.lstm_cell_backward(dh_t, dc_t, cache)
+        return dx_t, dh_prev, dc_prev, {**grads, "W_f": 2 * grads["W_f"]}
+
+    with pytest.raises(CheckFailed, match=r"dW_f is wrong while dx_t, dh_prev, dc_prev, db_f, dW_i, db_i"):
+        exercises.check("lstm_cell_backward", doubled_dW_f)
