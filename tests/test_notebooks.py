@@ -68,6 +68,8 @@ def test_student_notebook_fails_only_with_not_implemented(chapter, executed_note
             )
         else:
             for err in errors(cell):
+                if meta.get("solution") and err.ename == "NotImplementedError":
+                    continue  # a question's answer cell runs nbgrader's stub, `raise NotImplementedError()`
                 pytest.fail(f"{chapter}: non-graded cell {describe(cell)!r} raised {err.ename}: {err.evalue}")
     assert graded > 0
 

@@ -571,6 +571,9 @@ EXERCISES = [
             Mistake("dc0 and the gradients before the last step are wrong: dc_prev is missing the forget-gate "
                     "factor. Check lstm_cell_backward.",
                     _backward_variant("cell", _cell_backward_variant("no_forget_factor"))),
+            Mistake("lstm_cell_backward drops the gradient dc_t that arrives along the belt, so every step "
+                    "loses what the later steps send back: fix lstm_cell_backward (its test names the slip).",
+                    _backward_variant("cell", _cell_backward_variant("drop_dc_t"))),
             Mistake("the path from dh_t into the cell state is missing (h_t = o * tanh(c_t) depends on c_t): "
                     "check lstm_cell_backward.",
                     _backward_variant("cell", _cell_backward_variant("no_tanh_path"))),
