@@ -204,6 +204,16 @@ def test_norm_at_threshold_by_a_hand_written_jacobian_product():
     assert at_lag_50 < 0.1 and answer("norm_at_threshold") == THRESHOLD_WORDS[0]
 
 
+def test_latch_norm_by_a_hand_written_jacobian_product():
+    rng = np.random.default_rng(3)  # the notebook's latch
+    x = 0.1 * rng.standard_normal((100, 2, 1))
+    x[0, :, 0] = [1.0, -1.0]
+    norms = _jacobian_norms(x, np.zeros((2, 1)), np.array([[2.0, 3.0]]))
+    assert np.isclose(np.log10(norms[0, -10]), answer("latch_log10_norm_at_lag_10"), atol=1e-9)
+    # the estimate the notebook's text makes, ten factors of 2 * (1 - 0.96**2), counts as right
+    hidden_check("latch_log10_norm_at_lag_10", 10 * np.log10(2 * (1 - 0.96 ** 2)))
+
+
 def test_sigmoid_threshold_from_the_sigmoids_steepest_slope():
     x = np.linspace(-6, 6, 12001)
     assert np.isclose(1 / slope_by_central_differences(feedforward.sigmoid, x).max(), answer("sigmoid_threshold"))

@@ -204,6 +204,16 @@ def _norm_at_threshold():
     return _band(at_lag_50, 0.1, 10.0, THRESHOLD_WORDS)
 
 
+@lru_cache(maxsize=1)
+def _latch_log10_norm():
+    """log10 ||dh_T/dh_(T-10)|| of the chapter's hand-made latch (W_h = [[2, 3]], seed 3), clue +1."""
+    rng = np.random.default_rng(3)  # the notebook's draws
+    x = 0.1 * rng.standard_normal((100, 2, 1))
+    x[0, :, 0] = [+1.0, -1.0]
+    latch = {"W_h": np.array([[2.0, 3.0]]), "b_h": np.zeros(1)}
+    return float(np.log10(ref.gradient_norms_by_lag(x, np.zeros((2, 1)), latch)[0, -10]))
+
+
 def _sigmoid_threshold():
     """1/gamma for the sigmoid: gamma is its largest slope, at 0."""
     return 1.0 / float(sigmoid_grad(sigmoid(0.0)))
@@ -342,6 +352,24 @@ EXERCISES = [
                     lambda: THRESHOLD_WORDS[1]),
             Mistake("with sigma_max = 1 no factor can stretch a vector, so the product cannot grow: at most it "
                     "stays at 1, and the slopes below 1 make it fall far below.", lambda: THRESHOLD_WORDS[2]),
+        ],
+    ),
+    Exercise(
+        name="latch_log10_norm_at_lag_10",
+        kind="value",
+        prediction=True,
+        reference=_latch_log10_norm,
+        make_inputs=no_inputs,
+        outputs=returns("latch_log10_norm_at_lag_10"),
+        rtol=0.0,
+        atol=1.0,  # within a factor of 10 of the measurement: an estimate from the slope at 0.96 is right
+        mistakes=[
+            Mistake("that is one step back: each step multiplies by W_rec times the slope, about 2 * 0.08, and "
+                    "ten steps multiply ten such factors.", lambda: float(np.log10(2 * (1 - 0.96 ** 2)))),
+            Mistake("the slope 1 - h**2 is missing: at h = 0.96 the tanh is nearly flat (slope about 0.08), so "
+                    "each step shrinks the gradient although W_rec = 2.", lambda: float(10 * np.log10(2.0))),
+            Mistake("a latch keeps its state, but not its gradient: the flat tanh passes back only about 0.08 of "
+                    "it per step, times W_rec = 2.", lambda: 0.0),
         ],
     ),
     Exercise(
