@@ -14,12 +14,18 @@ from conftest import copy_of
 NAMES = sorted(exercises.EXERCISES)
 
 
+def as_answer(exercise, fn):
+    """What a learner hands in: the function itself, or for a question (kind "value") its value."""
+    return fn() if exercise.kind == "value" else fn
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_reference_passes_visible_and_hidden_checks(name, capsys):
-    reference = exercises.EXERCISES[name].reference
-    exercises.check(name, copy_of(reference))
+    exercise = exercises.EXERCISES[name]
+    right = exercise.reference() if exercise.kind == "value" else copy_of(exercise.reference)
+    exercises.check(name, right)
     assert f"✔ {name}" in capsys.readouterr().out
-    hidden.hidden_check(name, copy_of(reference))
+    hidden.hidden_check(name, right)
 
 
 def _names_the_mistake(failure, name, mistake):
@@ -35,11 +41,14 @@ def _names_the_mistake(failure, name, mistake):
 def test_each_mistake_is_caught_and_named(name, index):
     exercise = exercises.EXERCISES[name]
     mistake = exercise.mistakes[index]
-    with pytest.raises(CheckFailed) as failure:
-        run_exercise(exercise, lambda *args: mistake.compute(*args))
-    assert _names_the_mistake(failure.value, name, mistake), str(failure.value)
+    if exercise.prediction:  # asked before the answer is shown: the visible check must not give it away
+        assert run_exercise(exercise, as_answer(exercise, mistake.compute)) is None
+    else:
+        with pytest.raises(CheckFailed) as failure:
+            run_exercise(exercise, as_answer(exercise, lambda *args: mistake.compute(*args)))
+        assert _names_the_mistake(failure.value, name, mistake), str(failure.value)
     # A learner's own wrong code: the mistake from a private copy, untouched by the reference blocking.
-    learner = hidden.fresh_checks().EXERCISES[name].mistakes[index].compute
+    learner = as_answer(exercise, hidden.fresh_checks().EXERCISES[name].mistakes[index].compute)
     for _ in range(3):  # fresh random inputs and shapes every time
         with pytest.raises(AssertionError) as hidden_failure:
             hidden.hidden_check(name, learner)
@@ -73,8 +82,10 @@ def test_not_implemented_reaches_the_learner_unchanged(name):
     def not_started(*args):
         raise NotImplementedError()
 
+    # a question's answer cell starts as `answer = ...`, which counts as not started too
+    unanswered = ... if exercises.EXERCISES[name].kind == "value" else not_started
     with pytest.raises(NotImplementedError):
-        exercises.check(name, not_started)
+        exercises.check(name, unanswered)
 
 
 def test_hidden_check_is_not_fooled_by_patched_comparisons_or_checks(monkeypatch):

@@ -32,6 +32,12 @@ def describe(cell):
     return cell.source.splitlines()[0][:80] if cell.source else "<empty cell>"
 
 
+def is_manual(cell):
+    """A free-response answer a person grades: an nbgrader answer cell that is also a grade cell."""
+    meta = grade_cell(cell)
+    return bool(meta.get("solution") and meta.get("grade"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_solution_notebook_runs_clean(chapter, executed_notebooks):
@@ -62,6 +68,8 @@ def test_student_notebook_fails_only_with_not_implemented(chapter, executed_note
             )
         else:
             for err in errors(cell):
+                if meta.get("solution") and err.ename == "NotImplementedError":
+                    continue  # a question's answer cell runs nbgrader's stub, `raise NotImplementedError()`
                 pytest.fail(f"{chapter}: non-graded cell {describe(cell)!r} raised {err.ename}: {err.evalue}")
     assert graded > 0
 
@@ -129,8 +137,12 @@ def test_notebooks_are_committed_without_outputs(folder):
 def test_every_exercise_has_visible_and_hidden_tests_with_points(chapter):
     nb = nbformat.read(course.source_notebook(ROOT, chapter), as_version=4)
     cells = {grade_cell(c)["grade_id"]: c for c in nb.cells if grade_cell(c)}
-    answers = [gid for gid, c in cells.items() if grade_cell(c).get("solution")]
+    answers = [gid for gid, c in cells.items() if grade_cell(c).get("solution") and not is_manual(c)]
     assert answers, f"{chapter} has no exercises"
+    for gid, cell in cells.items():
+        if is_manual(cell):  # graded by a person: a markdown answer with points, no test cell
+            assert cell.cell_type == "markdown" and grade_cell(cell).get("points", 0) > 0, gid
+            assert f"test_{gid}" not in cells, f"{chapter}: the free-response answer {gid} has a test cell"
     assert "setup" in cells and grade_cell(cells["setup"]).get("locked"), f"{chapter}: no locked setup cell"
     assert "require_version" in cells["setup"].source
     for name in answers:
@@ -167,12 +179,21 @@ def test_nbgrader_end_to_end(tmp_path):
     db_url = "sqlite:///" + str(work / ".nbgrader" / "gradebook.db")
     with Gradebook(db_url) as gb:
         for chapter in CHAPTERS:
+            manual = {grade_cell(c)["grade_id"] for c in nbformat.read(course.source_notebook(work, chapter),
+                                                                       as_version=4).cells if is_manual(c)}
             full = gb.find_submission(chapter, "full")
             blank = gb.find_submission(chapter, "blank")
-            assert full.max_score > 0
-            assert full.score == full.max_score, f"{chapter}: the solutions scored {full.score}/{full.max_score}"
+            grades = [g for notebook in full.notebooks for g in notebook.grades]
+            auto = [g for g in grades if g.name not in manual]
+            assert sum(g.max_score for g in auto) > 0
+            assert all(g.score == g.max_score for g in auto), (
+                f"{chapter}: the solutions lost points on " + ", ".join(g.name for g in auto if g.score != g.max_score))
+            assert not any(g.needs_manual_grade for g in auto)
+            # free-response answers wait for a person: neither 0 nor full marks from the autograder
+            written = [g for g in grades if g.name in manual]
+            assert {g.name for g in written} == manual
+            assert all(g.needs_manual_grade and g.auto_score is None for g in written), chapter
             assert blank.score == 0, f"{chapter}: the untouched release scored {blank.score}"
-            assert not full.needs_manual_grade
 
     # Plain nbgrader feedback, configured by nbgrader_config.py: visible tests shown, hidden ones not.
     for chapter in CHAPTERS:

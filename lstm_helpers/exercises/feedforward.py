@@ -1,9 +1,18 @@
-"""Checks for chapter 01: activations and the dense layer."""
+"""Checks for chapter 01: activations, the dense layer, and three questions.
+
+The questions are asked before a plot or a demo shows their answer
+(``prediction=True``): the visible check only records the answer, the hidden
+tests grade it. Their right answers are computed here by the course's code
+or by a formula, never copied from the solution notebook.
+"""
+
+from functools import lru_cache
+from itertools import permutations
 
 import numpy as np
 
 from .. import feedforward as ref
-from ._core import CACHE, Exercise, Mistake, returns
+from ._core import CACHE, Exercise, Mistake, no_inputs, returns
 
 CHAPTER = "01_feedforward"
 
@@ -35,6 +44,41 @@ def _dense_backward_inputs(rng, hidden):
     inputs = _dense_forward_inputs(rng, hidden)
     y, cache = ref.dense_forward(**inputs)
     return {"dy": rng.standard_normal(y.shape), "cache": cache}
+
+
+# -- the questions --------------------------------------------------------------------------------
+
+def _max_slopes():
+    """The largest slopes of the sigmoid and of tanh, both at x = 0 (where s(1 - s) and 1 - t**2 peak)."""
+    return float(ref.sigmoid_grad(ref.sigmoid(0.0))), float(ref.tanh_grad(np.tanh(0.0)))
+
+
+#: The batch size of chapter 01's gradient-check demo, whose dW the slip divides by it.
+DEMO_BATCH = 3
+
+
+def _slip_relative_error():
+    """The demo's relative error max|a - n| / max|n| when a = n / N: the same for every entry, 1 - 1/N."""
+    return 1.0 - 1.0 / DEMO_BATCH
+
+
+@lru_cache(maxsize=1)
+def _distinct_reader_outputs():
+    """How many different outputs the notebook's bag-of-words reader gives for the 6 orders of its words.
+
+    Built exactly as the notebook builds it (seed 1, 8-dimensional word vectors, two dense layers and a
+    ReLU), with the course's references; outputs equal to 9 decimals count as one.
+    """
+    rng = np.random.default_rng(1)
+    vocabulary = {word: rng.standard_normal(8) for word in ["dog", "bites", "man"]}
+    W1, b1 = rng.standard_normal((6, 8)), rng.standard_normal(6)
+    W2, b2 = rng.standard_normal((1, 6)), rng.standard_normal(1)
+    outputs = []
+    for words in permutations(vocabulary):
+        bag = sum(vocabulary[word] for word in words)[None, :]
+        hidden = ref.relu(ref.dense_forward(bag, W1, b1)[0])
+        outputs.append(ref.dense_forward(hidden, W2, b2)[0].item())
+    return len(np.unique(np.round(outputs, 9)))
 
 
 EXERCISES = [
@@ -94,6 +138,54 @@ EXERCISES = [
                     lambda dy, cache: (dy @ cache["W"], dy.T @ cache["x"] / len(dy), dy.sum(axis=0))),
             Mistake("dx uses the wrong sign or misses W: dx = dy @ W.",
                     lambda dy, cache: (-dy @ cache["W"], dy.T @ cache["x"], dy.sum(axis=0))),
+        ],
+    ),
+    Exercise(
+        name="max_slopes",
+        kind="value",
+        prediction=True,
+        reference=_max_slopes,
+        make_inputs=no_inputs,
+        outputs=returns("sigmoid_slope", "tanh_slope"),
+        rtol=1e-3,
+        mistakes=[
+            Mistake("0.5 is the sigmoid's value at 0, not its slope: sigma'(x) = sigma(x) (1 - sigma(x)) is "
+                    "largest where sigma = 1/2, which gives 1/2 * 1/2.", lambda: (0.5, 1.0)),
+            Mistake("the two slopes are swapped: the answer is (sigmoid's, tanh's), and the sigmoid is the "
+                    "flatter one.", lambda: (1.0, 0.25)),
+            Mistake("the sigmoid's slope is not 1: sigma'(x) = sigma(x) (1 - sigma(x)) is at most 1/4, "
+                    "four times flatter than tanh.", lambda: (1.0, 1.0)),
+        ],
+    ),
+    Exercise(
+        name="slip_relative_error",
+        kind="value",
+        prediction=True,
+        reference=_slip_relative_error,
+        make_inputs=no_inputs,
+        outputs=returns("relative_error"),
+        rtol=0.02,
+        mistakes=[
+            Mistake("1/3 is the ratio of the slipped dW to the right one; the check prints the error "
+                    "|dW/3 - dW| / |dW| = 1 - 1/3.", lambda: 1 / 3),
+            Mistake("3 is the factor between the two gradients; the check prints the relative error "
+                    "|dW/3 - dW| / |dW| = 1 - 1/3.", lambda: 3.0),
+            Mistake("the slip divides dW by N = 3, it does not multiply it: the error is "
+                    "|dW/3 - dW| / |dW| = 1 - 1/3, not |3 dW - dW| / |dW|.", lambda: 2.0),
+        ],
+    ),
+    Exercise(
+        name="distinct_outputs",
+        kind="value",
+        prediction=True,
+        reference=_distinct_reader_outputs,
+        make_inputs=no_inputs,
+        outputs=returns("distinct_outputs"),
+        mistakes=[
+            Mistake("the reader adds the word vectors before anything else happens, and a sum is the same "
+                    "in every order: all six sentences give one output.", lambda: 6),
+            Mistake("dog bites man and man bites dog are different sentences but the same bag of words: "
+                    "all six orders give one output.", lambda: 2),
         ],
     ),
 ]

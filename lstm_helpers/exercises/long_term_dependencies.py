@@ -1,16 +1,25 @@
 """Checks for chapter 03: gradient norms by lag, the singular-value
-prediction, and clipping by the global norm.
+prediction, clipping by the global norm, and five questions.
 
 Some mistakes only show in one kind of input (a gradient below the threshold,
 a sigmoid network), so these exercises cycle through fixed *cases*: every
 check run, visible or hidden, starts a fresh ``Generator`` and meets each case
 in the same order, with fresh random numbers inside.
+
+The questions asked before a plot, a table, the slider app or the clipping
+run shows the answer are predictions: their visible check only records the
+answer. Their right answers come from the same course code that draws the
+picture (run here with the notebook's seeds), or from a formula.
 """
+
+from functools import lru_cache
 
 import numpy as np
 
 from .. import gradients as ref
-from ._core import GRADS, Exercise, Mistake, returns
+from ..experiment import training
+from ..feedforward import sigmoid, sigmoid_grad
+from ._core import GRADS, Exercise, Mistake, no_inputs, returns
 
 CHAPTER = "03_long_term_dependencies"
 
@@ -173,6 +182,78 @@ def _clip_variant(kind):
     return clip
 
 
+# -- the questions --------------------------------------------------------------------------------
+
+def _band(value, low, high, words):
+    """words[0] below ``low``, words[1] between, words[2] above ``high``."""
+    return words[0] if value < low else words[1] if value <= high else words[2]
+
+
+THRESHOLD_WORDS = ("fall far below 1", "stay near 1", "grow far above 1")
+
+
+@lru_cache(maxsize=1)
+def _norm_at_threshold():
+    """The chapter's norm plot, its sigma_max = 1 curve at lag 50, put in words (below 0.1: far below 1)."""
+    # Imported here, not above, so that importing the checks does not import matplotlib; and absolute,
+    # because the hidden tests' private copy of this package has left sys.modules when a check runs.
+    from lstm_helpers.viz import plots
+
+    figure = plots.gradient_norm_vs_lag(sigmas=(1.0,))  # the notebook's call draws the same curve for 1.0
+    at_lag_50 = figure.axes[0].lines[0].get_ydata()[50 - 1]
+    return _band(at_lag_50, 0.1, 10.0, THRESHOLD_WORDS)
+
+
+@lru_cache(maxsize=1)
+def _latch_log10_norm():
+    """log10 ||dh_T/dh_(T-10)|| of the chapter's hand-made latch (W_h = [[2, 3]], seed 3), clue +1."""
+    rng = np.random.default_rng(3)  # the notebook's draws
+    x = 0.1 * rng.standard_normal((100, 2, 1))
+    x[0, :, 0] = [+1.0, -1.0]
+    latch = {"W_h": np.array([[2.0, 3.0]]), "b_h": np.zeros(1)}
+    return float(np.log10(ref.gradient_norms_by_lag(x, np.zeros((2, 1)), latch)[0, -10]))
+
+
+def _sigmoid_threshold():
+    """1/gamma for the sigmoid: gamma is its largest slope, at 0."""
+    return 1.0 / float(sigmoid_grad(sigmoid(0.0)))
+
+
+@lru_cache(maxsize=1)
+def _large_inputs_verdict():
+    """The chapter's table, sigma_max = 1.5 with inputs of scale 2: does the median norm over 60 steps exceed 1?"""
+    from lstm_helpers.viz.plots.gradients import orthogonal_rnn  # see _norm_at_threshold
+
+    rng = np.random.default_rng(4)  # the notebook's draws, in the notebook's order
+    T, N, D, H = 60, 8, 4, 16
+    noise = rng.standard_normal((T, N, D))
+    orthogonal_rnn(rng, D, H, sigma_max=0.8)  # the table's first network
+    params = orthogonal_rnn(rng, D, H, sigma_max=1.5)
+    measured = np.median(ref.gradient_norms_by_lag(2.0 * noise, np.zeros((N, H)), params)[:, 0])
+    return "explodes" if measured > 1.0 else "vanishes"
+
+
+#: Question 3.4: the slider app at this sigma_max with no input, read at this lag.
+NO_INPUT_SIGMA, NO_INPUT_LAG = 1.5, 10
+
+
+def _norm_without_input():
+    """States stay at 0, every slope is 1, and sigma_max times an orthogonal matrix stretches every vector
+    by sigma_max: the product of k factors has norm sigma_max**k, the bound itself."""
+    return NO_INPUT_SIGMA ** NO_INPUT_LAG
+
+
+SPIKE_WORDS = ("about the same", "about 10 times", "more than 100 times")
+
+
+@lru_cache(maxsize=1)
+def _unclipped_spike():
+    """The chapter's clipping run (seed 0, lr 0.3, max_norm 1): the ratio of the two runs' largest losses in words."""
+    runs = training.clipping_experiment(np.random.default_rng(0), lr=0.3, max_norm=1.0)
+    ratio = np.nanmax(runs["unclipped"].loss) / np.nanmax(runs["clipped"].loss)
+    return _band(ratio, 3.0, 100.0, SPIKE_WORDS)
+
+
 EXERCISES = [
     Exercise(
         name="gradient_norms_by_lag",
@@ -256,6 +337,97 @@ EXERCISES = [
                     _clip_variant("inverted")),
             Mistake("total_norm must be the norm before clipping (the one that was measured), not after.",
                     _clip_variant("norm_after")),
+        ],
+    ),
+    Exercise(
+        name="norm_at_threshold",
+        kind="value",
+        prediction=True,
+        reference=_norm_at_threshold,
+        make_inputs=no_inputs,
+        outputs=returns("norm_at_threshold"),
+        mistakes=[
+            Mistake("sigma_max = 1 only bounds each factor by 1. The inputs push the units away from 0, where "
+                    "the slopes 1 - h**2 are below 1, and fifty of them multiply: the norm falls far below 1.",
+                    lambda: THRESHOLD_WORDS[1]),
+            Mistake("with sigma_max = 1 no factor can stretch a vector, so the product cannot grow: at most it "
+                    "stays at 1, and the slopes below 1 make it fall far below.", lambda: THRESHOLD_WORDS[2]),
+        ],
+    ),
+    Exercise(
+        name="latch_log10_norm_at_lag_10",
+        kind="value",
+        prediction=True,
+        reference=_latch_log10_norm,
+        make_inputs=no_inputs,
+        outputs=returns("latch_log10_norm_at_lag_10"),
+        rtol=0.0,
+        atol=1.0,  # within a factor of 10 of the measurement: an estimate from the slope at 0.96 is right
+        mistakes=[
+            Mistake("that is one step back: each step multiplies by W_rec times the slope, about 2 * 0.08, and "
+                    "ten steps multiply ten such factors.", lambda: float(np.log10(2 * (1 - 0.96 ** 2)))),
+            Mistake("the slope 1 - h**2 is missing: at h = 0.96 the tanh is nearly flat (slope about 0.08), so "
+                    "each step shrinks the gradient although W_rec = 2.", lambda: float(10 * np.log10(2.0))),
+            Mistake("a latch keeps its state, but not its gradient: the flat tanh passes back only about 0.08 of "
+                    "it per step, times W_rec = 2.", lambda: 0.0),
+        ],
+    ),
+    Exercise(
+        name="sigmoid_threshold",
+        kind="value",
+        reference=_sigmoid_threshold,
+        make_inputs=no_inputs,
+        outputs=returns("sigmoid_threshold"),
+        mistakes=[
+            Mistake("1/4 is gamma, the sigmoid's largest slope; vanishing is guaranteed when gamma * sigma_max < 1, "
+                    "that is for sigma_max below 1/gamma.", lambda: 0.25),
+            Mistake("1 is the threshold for tanh (gamma = 1); the sigmoid is four times flatter, gamma = 1/4, so "
+                    "its threshold 1/gamma is four times higher.", lambda: 1.0),
+        ],
+    ),
+    Exercise(
+        name="large_inputs_verdict",
+        kind="value",
+        prediction=True,
+        reference=_large_inputs_verdict,
+        make_inputs=no_inputs,
+        outputs=returns("large_inputs_verdict"),
+        mistakes=[
+            Mistake("sigma_max > 1 only makes explosion possible. Inputs of scale 2 saturate the units, their "
+                    "slopes 1 - h**2 are near 0, and the gradient vanishes anyway.", lambda: "explodes"),
+        ],
+    ),
+    Exercise(
+        name="norm_at_lag_10_without_input",
+        kind="value",
+        prediction=True,
+        reference=_norm_without_input,
+        make_inputs=no_inputs,
+        outputs=returns("norm_at_lag_10_without_input"),
+        rtol=0.02,
+        mistakes=[
+            Mistake("the ten factors multiply, they do not add: 1.5 ** 10, not 1.5 * 10.",
+                    lambda: NO_INPUT_SIGMA * NO_INPUT_LAG),
+            Mistake("1.5 is one step back. Without input every state stays 0, every slope is 1, and ten factors "
+                    "of 1.5 times an orthogonal matrix stretch by 1.5 ** 10.", lambda: NO_INPUT_SIGMA),
+            Mistake("an orthogonal matrix keeps lengths, but W_rec is 1.5 times one: each step stretches by 1.5.",
+                    lambda: 1.0),
+            Mistake("no input does not mean no gradient: the states sit at 0, where the tanh is steepest "
+                    "(slope 1), so the gradient is as large as the bound allows.", lambda: 0.0),
+        ],
+    ),
+    Exercise(
+        name="unclipped_spike",
+        kind="value",
+        prediction=True,
+        reference=_unclipped_spike,
+        make_inputs=no_inputs,
+        outputs=returns("unclipped_spike"),
+        mistakes=[
+            Mistake("an exploding gradient is loud: a few huge gradients throw the unclipped weights far away, "
+                    "and its loss spikes by orders of magnitude above the clipped run's.", lambda: SPIKE_WORDS[0]),
+            Mistake("the spike is far larger than 10 times: the gradient norms before clipping reach thousands, "
+                    "and the unclipped loss follows them (see the log axes).", lambda: SPIKE_WORDS[1]),
         ],
     ),
 ]

@@ -1,15 +1,20 @@
-"""Checks for chapter 02: the RNN cell, the sequence loop and BPTT.
+"""Checks for chapter 02: the RNN cell, the sequence loop, BPTT, and four questions.
 
 The backward exercises receive the cache made by the reference forward, in
 the documented format, so a mistake in the learner's forward pass does not
-hide or fake one in their backward pass.
+hide or fake one in their backward pass. The questions' right answers are
+computed here by the course's code or by a formula; the ones asked before a
+demo shows the answer are predictions (graded by the hidden tests only).
 """
+
+from functools import lru_cache
+from itertools import permutations
 
 import numpy as np
 
 from .. import rnn as ref
 from ..feedforward import relu, sigmoid
-from ._core import CACHE, GRADS, Exercise, Mistake, returns
+from ._core import CACHE, GRADS, Exercise, Mistake, no_inputs, returns
 
 CHAPTER = "02_rnn"
 
@@ -104,6 +109,42 @@ def _backward_variant(kind):
     return backward
 
 
+# -- the questions --------------------------------------------------------------------------------
+
+#: The RNN of the chapter's "order matters" demo: D inputs and H hidden units.
+DEMO_D, DEMO_H = 8, 6
+
+
+def _parameter_count():
+    return int(sum(np.prod(shape) for shape in ref.rnn_param_shapes(DEMO_D, DEMO_H).values()))
+
+
+@lru_cache(maxsize=1)
+def _distinct_final_states():
+    """How many different final states the notebook's RNN reaches for the 6 orders of its three words.
+
+    Built as the notebook builds it (seed 1, word vectors of size 8, ``init_rnn_params`` with scale 1),
+    with the course's ``rnn_forward``; states equal to 9 decimals count as one.
+    """
+    rng = np.random.default_rng(1)
+    vocabulary = {word: rng.standard_normal(DEMO_D) for word in ["dog", "bites", "man"]}
+    params = ref.init_rnn_params(D=DEMO_D, H=DEMO_H, rng=rng, scale=1.0)
+    finals = []
+    for words in permutations(vocabulary):
+        x = np.stack([vocabulary[w] for w in words])[:, None, :]
+        finals.append(ref.rnn_forward(x, np.zeros((1, DEMO_H)), params)[0][-1, 0])
+    return len(np.unique(np.round(finals, 9), axis=0))
+
+
+#: The one-unit RNN of question 5.3: recurrent weight, steps; zero inputs, zero bias, h_0 = 0.
+TINY_RECURRENT_WEIGHT, TINY_STEPS = 0.5, 20
+
+
+def _tiny_rnn_gradient():
+    """dh_T/dh_0 = prod over the steps of w_rec * (1 - h_k**2); every state stays 0, so every slope is 1."""
+    return TINY_RECURRENT_WEIGHT ** TINY_STEPS
+
+
 EXERCISES = [
     Exercise(
         name="rnn_cell_forward",
@@ -170,6 +211,67 @@ EXERCISES = [
             Mistake("the loop stops before step 0: backpropagation through time goes down to t = 0 "
                     "(for t in reversed(range(T))); step 0 gives dx[0], its share of dW_h and db_h, and dh0.",
                     _backward_variant("skips_first")),
+        ],
+    ),
+    Exercise(
+        name="rnn_parameter_count",
+        kind="value",
+        reference=_parameter_count,
+        make_inputs=no_inputs,
+        outputs=returns("rnn_parameter_count"),
+        mistakes=[
+            Mistake("the bias b_h is missing from the count: it adds H = 6 numbers to the H x (H + D) of W_h.",
+                    lambda: DEMO_H * (DEMO_H + DEMO_D)),
+            Mistake("W_h multiplies the concatenation [h_prev, x_t], so it has H + D columns, not D: the state "
+                    "feeds back through its first H columns.", lambda: DEMO_H * DEMO_D + DEMO_H),
+            Mistake("W_h has H + D columns, not H: the input x_t enters through its last D columns.",
+                    lambda: DEMO_H * DEMO_H + DEMO_H),
+            Mistake("the parameters are not copied for every word: the same W_h and b_h serve all three steps "
+                    "(and all 300 of a longer sentence).", lambda: 3 * (DEMO_H * (DEMO_H + DEMO_D) + DEMO_H)),
+        ],
+    ),
+    Exercise(
+        name="index_of_h3",
+        kind="value",
+        reference=lambda: 3 - 1,
+        make_inputs=no_inputs,
+        outputs=returns("index_of_h3"),
+        mistakes=[
+            Mistake("off by one: h[0] already holds h_1, the state after the first input, so h_3 is h[3 - 1]; "
+                    "the initial state h_0 is not in h.", lambda: 3),
+            Mistake("h[4] is h_5, the last state of the five; h_3 is the state after the third input, h[3 - 1].",
+                    lambda: 4),
+        ],
+    ),
+    Exercise(
+        name="distinct_final_states",
+        kind="value",
+        prediction=True,
+        reference=_distinct_final_states,
+        make_inputs=no_inputs,
+        outputs=returns("distinct_final_states"),
+        mistakes=[
+            Mistake("the RNN does not add the words up: it reads them one at a time, each step starting from the "
+                    "state the previous words left, so every order ends in its own state.", lambda: 1),
+            Mistake("the final state depends on all three words and their order, not only on the last word: "
+                    "all six orders end in different states.", lambda: 3),
+        ],
+    ),
+    Exercise(
+        name="dh20_dh0",
+        kind="value",
+        prediction=True,
+        reference=_tiny_rnn_gradient,
+        make_inputs=no_inputs,
+        outputs=returns("dh20_dh0"),
+        rtol=0.06,  # "about 1e-6" is a fair answer for 9.5e-7
+        mistakes=[
+            Mistake("the chain rule multiplies the twenty factors, it does not add them: 0.5 ** 20, not 0.5 * 20.",
+                    lambda: TINY_RECURRENT_WEIGHT * TINY_STEPS),
+            Mistake("0.5 is one step back; twenty steps multiply twenty factors of 0.5 (the tanh slopes are all 1, "
+                    "since every state is 0).", lambda: TINY_RECURRENT_WEIGHT),
+            Mistake("zero inputs do not make the gradient zero: a change of h_0 still passes through every step, "
+                    "multiplied by the recurrent weight 0.5 each time.", lambda: 0.0),
         ],
     ),
 ]
