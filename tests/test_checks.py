@@ -14,12 +14,17 @@ from conftest import copy_of
 NAMES = sorted(exercises.EXERCISES)
 
 
+def answer_from(exercise, fn):
+    """What a learner hands in: their function, or for a question (kind="value") the value it gives."""
+    return fn() if exercise.kind == "value" else fn
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_reference_passes_visible_and_hidden_checks(name, capsys):
-    reference = exercises.EXERCISES[name].reference
-    exercises.check(name, copy_of(reference))
+    exercise = exercises.EXERCISES[name]
+    exercises.check(name, answer_from(exercise, copy_of(exercise.reference)))
     assert f"✔ {name}" in capsys.readouterr().out
-    hidden.hidden_check(name, copy_of(reference))
+    hidden.hidden_check(name, answer_from(exercise, copy_of(exercise.reference)))
 
 
 def _names_the_mistake(failure, name, mistake):
@@ -35,11 +40,14 @@ def _names_the_mistake(failure, name, mistake):
 def test_each_mistake_is_caught_and_named(name, index):
     exercise = exercises.EXERCISES[name]
     mistake = exercise.mistakes[index]
-    with pytest.raises(CheckFailed) as failure:
-        run_exercise(exercise, lambda *args: mistake.compute(*args))
-    assert _names_the_mistake(failure.value, name, mistake), str(failure.value)
+    if exercise.prediction:  # asked before the answer is shown: the visible check judges the form only
+        run_exercise(exercise, mistake.compute())
+    else:
+        with pytest.raises(CheckFailed) as failure:
+            run_exercise(exercise, answer_from(exercise, lambda *args: mistake.compute(*args)))
+        assert _names_the_mistake(failure.value, name, mistake), str(failure.value)
     # A learner's own wrong code: the mistake from a private copy, untouched by the reference blocking.
-    learner = hidden.fresh_checks().EXERCISES[name].mistakes[index].compute
+    learner = answer_from(exercise, hidden.fresh_checks().EXERCISES[name].mistakes[index].compute)
     for _ in range(3):  # fresh random inputs and shapes every time
         with pytest.raises(AssertionError) as hidden_failure:
             hidden.hidden_check(name, learner)
@@ -68,8 +76,10 @@ def test_hidden_check_rejects_an_answer_that_calls_the_reference(name):
     exercises.check(name, copy_of(reference))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if exercises.EXERCISES[n].kind == "function"])
 def test_not_implemented_reaches_the_learner_unchanged(name):
+    """(A question's answer cell raises the stub's NotImplementedError itself, before any check.)"""
+
     def not_started(*args):
         raise NotImplementedError()
 

@@ -46,20 +46,37 @@ def test_solution_notebook_runs_clean(chapter, executed_notebooks):
             )
 
 
+def is_question(grade_id):
+    """A question (``kind="value"``): the learner answers with a value, not a function."""
+    from lstm_helpers.exercises import EXERCISES
+
+    exercise = EXERCISES.get(grade_id)
+    return exercise is not None and exercise.kind == "value"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_student_notebook_fails_only_with_not_implemented(chapter, executed_notebooks):
+    """Before the learner starts, every test cell fails because nothing is written yet, and nothing else
+    fails. A function's test fails with the stub's NotImplementedError. A question's answer is a
+    value assigned at the top of its answer cell, so there the stub raises in the answer cell itself,
+    and the test cell finds no answer (NameError)."""
     nb = executed_notebooks[(chapter, "student")]
     graded = 0
     for cell in code_cells(nb):
         meta = grade_cell(cell)
+        names = [e.ename for e in errors(cell)]
         if meta.get("grade"):
             graded += 1
-            names = [e.ename for e in errors(cell)]
-            assert names == ["NotImplementedError"], (
-                f"{chapter}: test cell {meta['grade_id']} should fail with NotImplementedError "
+            question = meta["grade_id"].startswith("test_") and is_question(meta["grade_id"][len("test_"):])
+            expected = ["NameError"] if question else ["NotImplementedError"]
+            assert names == expected, (
+                f"{chapter}: test cell {meta['grade_id']} should fail with {expected[0]} "
                 f"before the learner starts, got {names}"
             )
+        elif meta.get("solution") and is_question(meta["grade_id"]):
+            assert names == ["NotImplementedError"], (
+                f"{chapter}: the answer cell of question {meta['grade_id']} should hold the stub, got {names}")
         else:
             for err in errors(cell):
                 pytest.fail(f"{chapter}: non-graded cell {describe(cell)!r} raised {err.ename}: {err.evalue}")
@@ -129,8 +146,12 @@ def test_notebooks_are_committed_without_outputs(folder):
 def test_every_exercise_has_visible_and_hidden_tests_with_points(chapter):
     nb = nbformat.read(course.source_notebook(ROOT, chapter), as_version=4)
     cells = {grade_cell(c)["grade_id"]: c for c in nb.cells if grade_cell(c)}
-    answers = [gid for gid, c in cells.items() if grade_cell(c).get("solution")]
+    answers = [gid for gid, c in cells.items() if grade_cell(c).get("solution") and c.cell_type == "code"]
     assert answers, f"{chapter} has no exercises"
+    for gid, cell in cells.items():  # free-response reflections: a person grades them, so they carry points
+        if cell.cell_type == "markdown" and grade_cell(cell).get("solution"):
+            assert grade_cell(cell).get("grade") and grade_cell(cell).get("points", 0) > 0, (
+                f"{chapter}: the written answer {gid} should be a manually graded cell with points")
     assert "setup" in cells and grade_cell(cells["setup"]).get("locked"), f"{chapter}: no locked setup cell"
     assert "require_version" in cells["setup"].source
     for name in answers:
