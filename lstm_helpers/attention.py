@@ -23,18 +23,6 @@ import numpy as np
 from ._validate import as_float_array, check_shape
 
 
-def softmax_over_time(scores):
-    """Softmax of ``scores: (T, N)`` over its first axis, the time steps; returns (T, N).
-
-    Each column's largest score is subtracted first: the softmax does not
-    change (the factor exp(-max) cancels), and np.exp never sees a number
-    above 0, so it cannot overflow.
-    """
-    shifted = scores - scores.max(axis=0, keepdims=True)  # every column's largest score becomes 0
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=0, keepdims=True)
-
-
 def _check_attention_inputs(query, keys, values):
     query = check_shape("query", as_float_array("query", query), ("N", "H"))
     N, H = query.shape
@@ -56,9 +44,12 @@ def attention(query, keys, values):
     """
     query, keys, values = _check_attention_inputs(query, keys, values)
     H = query.shape[1]
-    scores = np.einsum("nh,tnh->tn", query, keys) / math.sqrt(H)  # (T, N); a Python float keeps float32 float32
-    weights = softmax_over_time(scores)                          # (T, N)
-    context = np.einsum("tn,tnv->nv", weights, values)           # (N, H_v)
+    scores = np.einsum("nh,tnh->tn", query, keys) / math.sqrt(H)    # (T, N); a Python float keeps float32
+    # softmax over t (axis 0). Subtracting each column's largest score changes nothing (exp(-max)
+    # cancels), and np.exp then never sees a number above 0, so it cannot overflow.
+    exp = np.exp(scores - scores.max(axis=0, keepdims=True))
+    weights = exp / exp.sum(axis=0, keepdims=True)                   # (T, N), every column sums to 1
+    context = np.einsum("tn,tnv->nv", weights, values)               # (N, H_v)
     return context, weights
 
 
@@ -83,6 +74,6 @@ def attention_backward(dcontext, query, keys, values, weights):
     dvalues = weights[:, :, None] * dcontext[None, :, :]                     # (T, N, H_v)
     dweights = np.einsum("nv,tnv->tn", dcontext, values)                     # (T, N)
     dscores = weights * (dweights - (weights * dweights).sum(axis=0, keepdims=True))
-    dquery = np.einsum("tn,tnh->nh", dscores, keys) / math.sqrt(H)            # (N, H)
-    dkeys = dscores[:, :, None] * query[None, :, :] / math.sqrt(H)             # (T, N, H)
+    dquery = np.einsum("tn,tnh->nh", dscores, keys) / math.sqrt(H)          # (N, H)
+    dkeys = dscores[:, :, None] * query[None, :, :] / math.sqrt(H)           # (T, N, H)
     return dquery, dkeys, dvalues

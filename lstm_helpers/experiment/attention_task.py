@@ -26,6 +26,7 @@ precomputed grid, ``results/attention_results.json``.
 """
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,35 @@ def load_results(path=RESULTS_FILE):
     return runner.load_results(path)
 
 
+# -- one trained network, to look at its attention weights ------------------------------------------
+
+EXAMPLE_FILE = Path(__file__).parent / "results" / "attention_example.json"
+#: The run whose weights the course ships: the grid's cell at lag 40, seed 0.
+EXAMPLE = {"lag": 40, "seed": 0}
+
+
+def train_example(path=EXAMPLE_FILE, progress=False):
+    """Train the RNN with attention of :data:`EXAMPLE` as the grid does and save its parameters as JSON.
+
+    Returns the :class:`~lstm_helpers.experiment.runner.Run`. The parameters
+    are float32; JSON keeps every float32 number exactly.
+    """
+    run = runner.train(RNN_ATTENTION, GRID["task"], EXAMPLE["lag"], rng=np.random.default_rng(EXAMPLE["seed"]),
+                       max_steps=GRID["max_steps"], progress=progress, seed=EXAMPLE["seed"])
+    record = {"description": "The parameters of the RNN with attention trained on the France task at lag "
+                             f"{EXAMPLE['lag']} with seed {EXAMPLE['seed']}, as in the grid.",
+              "generated_by": f"{GENERATED_BY} --example", "run": runner.run_record(run),
+              "params": {key: value.tolist() for key, value in run.params.items()}}
+    Path(path).write_text(json.dumps(record) + "\n")
+    return run
+
+
+def load_example(path=EXAMPLE_FILE):
+    """The shipped parameters of :func:`train_example` (float32 arrays: W_h, b_h, W_q, W_y, b_y)."""
+    record = json.loads(Path(path).read_text())
+    return {key: np.array(value, dtype=np.float32) for key, value in record["params"].items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog=GENERATED_BY,
@@ -152,7 +182,14 @@ def main(argv=None):
     parser.add_argument("--out", default=str(RESULTS_FILE), help="results file (default: the one shipped)")
     parser.add_argument("--resume", action="store_true", help="keep the runs the file already holds")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--example", action="store_true",
+                        help=f"instead of the grid, train the example network (lag {EXAMPLE['lag']}, seed "
+                             f"{EXAMPLE['seed']}) and write its parameters to {EXAMPLE_FILE.name}")
     args = parser.parse_args(argv)
+    if args.example:
+        print(train_example(progress=not args.no_progress).summary())
+        print(f"written to {EXAMPLE_FILE}")
+        return
     results = run_grid(args.models, args.lags, args.seeds, max_steps=args.max_steps, out=args.out,
                        resume=args.resume, progress=not args.no_progress)
     print(runner.format_table(results))
