@@ -40,8 +40,11 @@ RESULTS_FILE = Path(__file__).parent / "results" / "attention_results.json"
 GENERATED_BY = "python -m lstm_helpers.experiment.attention_task"
 
 
-def _rnn_states(x, params):
-    """The RNN's states from a zero start: h (T, N, H) and the RNN's cache."""
+def rnn_states(x, params):
+    """Run the tanh RNN (W_h, b_h of ``params``) over ``x: (T, N, D)`` from h_0 = 0.
+
+    Returns h: (T, N, H), the state after every step, and the RNN's cache.
+    """
     N, H = x.shape[1], params["b_h"].shape[0]
     h0 = np.zeros((N, H), dtype=np.result_type(x, params["b_h"]))
     return rnn_forward(x, h0, {"W_h": params["W_h"], "b_h": params["b_h"]})
@@ -64,7 +67,7 @@ def attend(x, params):
     params: W_h (H, H + D), b_h (H,), W_q (H, H).
     Returns context (N, H), weights (T, N) and a cache for :func:`_backprop_attention`.
     """
-    h, rnn_cache = _rnn_states(x, params)
+    h, rnn_cache = rnn_states(x, params)
     query = h[-1] @ params["W_q"].T                       # (N, H)
     context, weights = attention(query, h, h)             # keys and values: the states themselves
     return context, weights, {"rnn": rnn_cache, "h": h, "query": query, "weights": weights,
@@ -88,7 +91,7 @@ def _backprop_attention(dout, cache):
 
 
 def _run_mean(x, params):
-    h, rnn_cache = _rnn_states(x, params)
+    h, rnn_cache = rnn_states(x, params)
     return h.mean(axis=0)[None], {"rnn": rnn_cache, "shape": h.shape}
 
 
