@@ -259,7 +259,8 @@ def race_reference():
 
 
 #: Section 5's live run: the LSTM on the France task with seed 0 and at most 1,500 steps, at these lags.
-LANGUAGE_RUN = {"lags": (10, 20, 40, 60), "seed": 0, "max_steps": 1500}
+#: The time budget only guards against a very slow machine (tests/benchmarks/bench_experiment.py, part 5).
+LANGUAGE_RUN = {"lags": (10, 20, 40, 60), "seed": 0, "max_steps": 1500, "time_budget": 60}
 
 
 def lstm_longest_language_lag():
@@ -309,6 +310,22 @@ def attention_where_reference():
     regions, counts = np.unique(attention_region(weights, x.argmax(axis=2)), return_counts=True)
     most = str(regions[counts.argmax()])
     (choice,) = [k for k, region in ATTENTION_REGIONS.items() if region == most]
+    return choice
+
+
+#: The choices of the question before the attention grid: which readers solve every lag in every run.
+GRID_CHOICES = {1: frozenset({"rnn_attention"}), 2: frozenset({"rnn_attention", "rnn_mean"}),
+                3: frozenset({"rnn_attention", "rnn_mean", "lstm"}),
+                4: frozenset({"rnn_attention", "rnn_mean", "lstm", "rnn"})}
+
+
+def attention_grid_reference():
+    """The readers of the shipped attention grid that solved every lag in all their runs, as a choice."""
+    results = attention_task.load_results()
+    table = runner.summarise(results)
+    always = frozenset(m for m in results["models"]
+                       if all(table[(m, lag)]["solved"] == table[(m, lag)]["runs"] for lag in results["lags"]))
+    (choice,) = [k for k, models in GRID_CHOICES.items() if models == always]
     return choice
 
 
@@ -376,6 +393,15 @@ EXERCISES += [
                     "context[n] = sum_t weights[t, n] * values[t, n].", _attention_variant(average="keys")),
         ],
     ),
+    _question("attention_grid", attention_grid_reference, "choice", mistakes=[
+        Mistake("the RNN with the plain mean of its states solved every lag too: on this task the direct line "
+                "from every state to the read-out does the work, and the learned weights make it faster.",
+                _answer(1)),
+        Mistake("the LSTM stayed at chance from lag 60 on: the country is too far back for a fresh cell to "
+                "carry any of it to the end (0.73**33 ≈ 3e-5 after 33 steps).", _answer(3)),
+        Mistake("the plain tanh RNN solved only the shortest lag: without a direct path its gradient fades "
+                "within some twenty steps.", _answer(4)),
+    ]),
     _question("attention_where", attention_where_reference, "choice", mistakes=[
         Mistake("the last words, I speak fluent, are the same in every sentence: they carry nothing about the "
                 "language, and the trained query looks past them.", _answer(1)),
