@@ -1,4 +1,4 @@
-"""Checks for chapter 06: one training step of an LSTM regression.
+"""Checks for chapter 06: one training step of an LSTM regression, attention, and the predictions.
 
 ``train_step(params, x, y, lr, max_norm)`` runs the LSTM, reads out its last
 hidden state, takes the mean squared error, backpropagates, clips all
@@ -11,6 +11,15 @@ between two *cases*: in "clip" the gradient's global norm is well above
 max_norm, so clipping must act (and a gradient that is too large by a
 constant factor is clipped back to the right one); in "keep" the norm is
 below max_norm, so the size of the gradient reaches the update unchanged.
+
+``attention(query, keys, values)`` is checked the same way, with one trial
+whose scores reach 1000, where an exp without the max trick overflows.
+
+The questions are predictions asked before a run or a plot shows the
+answer. Each right answer is computed here, from a formula or from the
+shipped results of the experiments (the runs with the seeds the notebook
+uses), never typed in; ``tests/test_exercises_05_06.py`` computes each again
+another way.
 """
 
 import numpy as np
@@ -21,7 +30,8 @@ from ..experiment import attention_task, data, runner
 from ..experiment import training as ref
 from ..experiment.data import adding_problem
 from ..gradients import clip_grad_norm, global_norm
-from ._core import Exercise, Mistake, entries, no_inputs, returns
+from ._core import Exercise, Mistake, entries, returns
+from ._questions import answer, question
 from .long_term_dependencies import _CaseCycle
 
 CHAPTER = "06_long_range_experiment"
@@ -329,44 +339,34 @@ def attention_grid_reference():
     return choice
 
 
-def _question(name, reference, outputs, mistakes, **tolerance):
-    """A prediction: asked before the plot or the run that shows the answer; the hidden test grades it."""
-    return Exercise(name=name, kind="value", prediction=True, reference=reference, make_inputs=no_inputs,
-                    outputs=returns(outputs), mistakes=mistakes, visible_trials=1, hidden_trials=1, **tolerance)
-
-
-def _answer(value):
-    return lambda: value
-
-
 EXERCISES += [
-    _question("baseline_mse", adding_baseline_mse_exact, "mse", atol=0.01, rtol=0.0, mistakes=[
+    question("baseline_mse", adding_baseline_mse_exact, "mse", atol=0.01, rtol=0.0, mistakes=[
         Mistake("1/12 is the variance of one marked value; the target adds two independent values, and "
-                "their variances add: 2/12.", _answer(1 / 12)),
+                "their variances add: 2/12.", answer(1 / 12)),
         Mistake("1/3 is E[(u - 1)^2] for a single value u ~ U[0, 1]; the prediction 1 is compared with the sum "
                 "of two values, whose mean is 1, so the error's mean square is the sum's variance, 2/12.",
-                _answer(1 / 3)),
+                answer(1 / 3)),
     ]),
-    _question("race_winner", race_reference, "choice", mistakes=[
+    question("race_winner", race_reference, "choice", mistakes=[
         Mistake("at T = 50 the tanh RNN's gradient from the first marker crosses 25 to 50 tanh steps and "
-                "fades: in the shipped grid none of its runs solved T = 50 even in 5,000 steps.", _answer(1)),
+                "fades: in the shipped grid none of its runs solved T = 50 even in 5,000 steps.", answer(1)),
         Mistake("it is the other way round: the LSTM solved T = 50 in a few hundred steps, the RNN not at all.",
-                _answer(3)),
+                answer(3)),
         Mistake("the LSTM solves T = 50 well within 1,500 steps: its cell state carries the gradient back to "
-                "the first marker.", _answer(4)),
+                "the first marker.", answer(4)),
     ]),
-    _question("lstm_longest_lag", lstm_longest_language_lag, "lag", atol=0.5, rtol=0.0, mistakes=[
+    question("lstm_longest_lag", lstm_longest_language_lag, "lag", atol=0.5, rtol=0.0, mistakes=[
         Mistake("at lag 60 the country is at least 33 steps back, and a fresh cell with f ≈ 0.73 keeps "
-                "0.73**33 ≈ 3e-5 of it: the LSTM stayed at chance for its whole budget.", _answer(60)),
+                "0.73**33 ≈ 3e-5 of it: the LSTM stayed at chance for its whole budget.", answer(60)),
         Mistake("the LSTM also solved the longer lags 20 and 40 within 1,500 steps; only the RNN stops at 10.",
-                _answer(10)),
+                answer(10)),
     ]),
-    _question("rnn_longest_T", rnn_longest_adding_lag, "T", atol=0.5, rtol=0.0, mistakes=[
+    question("rnn_longest_T", rnn_longest_adding_lag, "T", atol=0.5, rtol=0.0, mistakes=[
         Mistake("at T = 50 not one of the RNN's three runs got past about 30%, the score of always predicting 1.",
-                _answer(50)),
-        Mistake("T = 200 was solved by the LSTM and the GRU; the tanh RNN failed from T = 50 on.", _answer(200)),
+                answer(50)),
+        Mistake("T = 200 was solved by the LSTM and the GRU; the tanh RNN failed from T = 50 on.", answer(200)),
         Mistake("the RNN solved T = 20 as well, slowly (in about 3,750 steps), before failing from T = 50 on.",
-                _answer(10)),
+                answer(10)),
     ]),
     Exercise(
         name="attention",
@@ -393,21 +393,21 @@ EXERCISES += [
                     "context[n] = sum_t weights[t, n] * values[t, n].", _attention_variant(average="keys")),
         ],
     ),
-    _question("attention_grid", attention_grid_reference, "choice", mistakes=[
+    question("attention_grid", attention_grid_reference, "choice", mistakes=[
         Mistake("the RNN with the plain mean of its states solved every lag too: on this task the direct line "
                 "from every state to the read-out does the work, and the learned weights make it faster.",
-                _answer(1)),
+                answer(1)),
         Mistake("the LSTM stayed at chance from lag 60 on: the country is too far back for a fresh cell to "
-                "carry any of it to the end (0.73**33 ≈ 3e-5 after 33 steps).", _answer(3)),
+                "carry any of it to the end (0.73**33 ≈ 3e-5 after 33 steps).", answer(3)),
         Mistake("the plain tanh RNN solved only the shortest lag: without a direct path its gradient fades "
-                "within some twenty steps.", _answer(4)),
+                "within some twenty steps.", answer(4)),
     ]),
-    _question("attention_where", attention_where_reference, "choice", mistakes=[
+    question("attention_where", attention_where_reference, "choice", mistakes=[
         Mistake("the last words, I speak fluent, are the same in every sentence: they carry nothing about the "
-                "language, and the trained query looks past them.", _answer(1)),
+                "language, and the trained query looks past them.", answer(1)),
         Mistake("evenly spread weights would be the mean of the states, where the network started (W_q = 0); "
-                "training turned the query towards one word.", _answer(3)),
+                "training turned the query towards one word.", answer(3)),
         Mistake("the padding carries no information; the trained query looks at the word that decides the "
-                "answer.", _answer(4)),
+                "answer.", answer(4)),
     ]),
 ]

@@ -1,9 +1,16 @@
-"""Checks for chapter 05: peephole connections, coupled gates (CIFG), the GRU, parameter counts.
+"""Checks for chapter 05: peephole connections, coupled gates (CIFG), the GRU, its backward pass and
+Jacobian, parameter counts, and three predictions.
 
 Every gate gets its own random weights, biases and peepholes, and D != H,
 so a gate, a peephole or a concatenation that is swapped changes the output
 and can be named. The wrong implementations below are written out here in
 full: they never call the references, which the hidden tests block.
+
+The GRU's backward pass and its Jacobian receive the cache of the course's
+``gru_cell_forward`` (reset_after=False), so a slip in the learner's forward
+pass cannot hide one in the derivation. The questions are predictions: each
+right answer is computed here by the course's code or a formula, and
+``tests/test_exercises_05_06.py`` computes it again another way.
 """
 
 import numpy as np
@@ -11,7 +18,8 @@ import numpy as np
 from .. import lstm as lstm_ref
 from .. import variants as ref
 from ..feedforward import sigmoid
-from ._core import CACHE, GRADS, Exercise, Mistake, entries, no_inputs, returns
+from ._core import CACHE, GRADS, Exercise, Mistake, entries, returns
+from ._questions import answer, question
 
 CHAPTER = "05_lstm_variants"
 
@@ -549,64 +557,29 @@ def write_less_reference(spike=2.0, low=1.0, high=4.0):
     return choice
 
 
-def _choice(k):
-    return lambda: k
-
-
 EXERCISES += [
-    Exercise(
-        name="cifg_escape",
-        kind="value",
-        prediction=True,
-        visible_trials=1,
-        hidden_trials=1,  # a question has no inputs: one trial says everything
-        reference=cifg_escape_reference,
-        make_inputs=no_inputs,
-        outputs=returns("choice"),
-        mistakes=[
-            Mistake("without the output gate c_t is computed exactly as before: the output gate only scales "
-                    "what leaves the cell, never what it stores.", _choice(1)),
-            Mistake("the tanh of h_t = o * tanh(c_t) acts on a copy on its way out; c_t itself never passes "
-                    "through it, and it stays a weighted average without it.", _choice(2)),
-            Mistake("with f = 1 the cell keeps c_{t-1} unchanged, so a state that starts in [-1, 1] stays "
-                    "there.", _choice(4)),
-        ],
-    ),
-    Exercise(
-        name="gru_gradient_after_50",
-        kind="value",
-        prediction=True,
-        visible_trials=1,
-        hidden_trials=1,  # a question has no inputs: one trial says everything
-        reference=gru_gradient_share,
-        make_inputs=no_inputs,
-        outputs=returns("share"),
-        rtol=0.2,  # a prediction: sigmoid(3) ≈ 0.95 by hand is close enough
-        atol=0.0,
-        mistakes=[
-            Mistake("that is z**50: z is the share of the candidate that is written; the old state, and its "
-                    "gradient, keep the share 1 - z at every step: (1 - σ(b_z))**50.",
-                    lambda: float(sigmoid(-3.0)) ** 50),
-            Mistake("a gradient of 1 would need z = 0 exactly; with z = σ(-3) ≈ 0.047 every step passes "
-                    "1 - z ≈ 0.95 of it, 50 times over.", lambda: 1.0),
-        ],
-    ),
-    Exercise(
-        name="write_less",
-        kind="value",
-        prediction=True,
-        visible_trials=1,
-        hidden_trials=1,  # a question has no inputs: one trial says everything
-        reference=write_less_reference,
-        make_inputs=no_inputs,
-        outputs=returns("choice"),
-        mistakes=[
-            Mistake("the LSTM and the peephole LSTM write with their own input gate i = σ(-2 + 3s), which "
-                    "does not read b; from an empty memory their forget gate has nothing to keep.", _choice(1)),
-            Mistake("it is the other way round: the LSTMs' input gate does not read b, while the CIFG and the "
-                    "GRU write the share 1 - f, which shrinks as b grows.", _choice(2)),
-            Mistake("the CIFG and the GRU write (1 - f) * tanh(s) with f = σ(b - 3s): a larger b keeps more "
-                    "and so writes less.", _choice(4)),
-        ],
-    ),
+    question("cifg_escape", cifg_escape_reference, "choice", mistakes=[
+        Mistake("without the output gate c_t is computed exactly as before: the output gate only scales "
+                "what leaves the cell, never what it stores.", answer(1)),
+        Mistake("the tanh of h_t = o * tanh(c_t) acts on a copy on its way out; c_t itself never passes "
+                "through it, and it stays a weighted average without it.", answer(2)),
+        Mistake("with f = 1 the cell keeps c_{t-1} unchanged, so a state that starts in [-1, 1] stays "
+                "there.", answer(4)),
+    ]),
+    # rtol: a prediction, so sigmoid(3) ≈ 0.95 worked out by hand is close enough
+    question("gru_gradient_after_50", gru_gradient_share, "share", rtol=0.2, atol=0.0, mistakes=[
+        Mistake("that is z**50: z is the share of the candidate that is written; the old state, and its "
+                "gradient, keep the share 1 - z at every step: (1 - σ(b_z))**50.",
+                answer(float(sigmoid(-3.0)) ** 50)),
+        Mistake("a gradient of 1 would need z = 0 exactly; with z = σ(-3) ≈ 0.047 every step passes "
+                "1 - z ≈ 0.95 of it, 50 times over.", answer(1.0)),
+    ]),
+    question("write_less", write_less_reference, "choice", mistakes=[
+        Mistake("the LSTM and the peephole LSTM write with their own input gate i = σ(-2 + 3s), which "
+                "does not read b; from an empty memory their forget gate has nothing to keep.", answer(1)),
+        Mistake("it is the other way round: the LSTMs' input gate does not read b, while the CIFG and the "
+                "GRU write the share 1 - f, which shrinks as b grows.", answer(2)),
+        Mistake("the CIFG and the GRU write (1 - f) * tanh(s) with f = σ(b - 3s): a larger b keeps more "
+                "and so writes less.", answer(4)),
+    ]),
 ]

@@ -25,7 +25,6 @@ the RNN and the LSTM: Adam, clipping, fresh batches, early stopping.
 precomputed grid, ``results/attention_results.json``.
 """
 
-import argparse
 import json
 from pathlib import Path
 
@@ -172,19 +171,11 @@ def load_example(path=EXAMPLE_FILE):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog=GENERATED_BY,
-        description="Precompute chapter 06's attention experiment: success against lag on the France task "
-                    "for the RNN, the LSTM, and the RNN read out through the mean of its states or through "
-                    "attention. With the defaults this takes about 20 minutes on two cores.")
-    parser.add_argument("--models", nargs="+", default=list(GRID["models"]),
-                        choices=["rnn", "lstm", "gru", *MODELS])
-    parser.add_argument("--lags", nargs="+", type=int, default=list(GRID["lags"]))
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(GRID["seeds"]))
-    parser.add_argument("--max-steps", type=int, default=GRID["max_steps"])
-    parser.add_argument("--out", default=str(RESULTS_FILE), help="results file (default: the one shipped)")
-    parser.add_argument("--resume", action="store_true", help="keep the runs the file already holds")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser = runner.grid_parser(
+        GENERATED_BY, "Precompute chapter 06's attention experiment: success against lag on the France task "
+                      "for the RNN, the LSTM, and the RNN read out through the mean of its states or through "
+                      "attention. With the defaults this takes about 20 minutes on two cores.",
+        GRID, ["rnn", "lstm", "gru", *MODELS], RESULTS_FILE)
     parser.add_argument("--example", action="store_true",
                         help=f"instead of the grid, train the example network (lag {EXAMPLE['lag']}, seed "
                              f"{EXAMPLE['seed']}) and write its parameters to {EXAMPLE_FILE.name}")

@@ -454,18 +454,23 @@ def format_table(results):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m lstm_helpers.experiment",
-        description="Precompute the long-range experiment of chapter 06 (success against lag). "
-                    "With the defaults this takes tens of minutes on two cores.")
-    parser.add_argument("--models", nargs="+", default=list(GRID["models"]), choices=list(MODELS))
-    parser.add_argument("--lags", nargs="+", type=int, default=list(GRID["lags"]))
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(GRID["seeds"]))
-    parser.add_argument("--max-steps", type=int, default=GRID["max_steps"])
-    parser.add_argument("--out", default=str(RESULTS_FILE), help="results file (default: the one shipped)")
+def grid_parser(prog, description, grid, model_choices, out):
+    """The command line of a grid script: --models, --lags, --seeds, --max-steps, --out, --resume, --no-progress."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--models", nargs="+", default=list(grid["models"]), choices=list(model_choices))
+    parser.add_argument("--lags", nargs="+", type=int, default=list(grid["lags"]))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(grid["seeds"]))
+    parser.add_argument("--max-steps", type=int, default=grid["max_steps"])
+    parser.add_argument("--out", default=str(out), help="results file (default: the one shipped)")
     parser.add_argument("--resume", action="store_true", help="keep the runs the file already holds")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv=None):
+    parser = grid_parser("python -m lstm_helpers.experiment",
+                         "Precompute the long-range experiment of chapter 06 (success against lag). "
+                         "With the defaults this takes tens of minutes on two cores.", GRID, MODELS, RESULTS_FILE)
     args = parser.parse_args(argv)
     results = run_grid(args.models, args.lags, args.seeds, max_steps=args.max_steps, out=args.out,
                        resume=args.resume, progress=not args.no_progress)
