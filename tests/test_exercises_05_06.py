@@ -229,10 +229,10 @@ def test_attention_plots_without_warnings(grid):
         warnings.simplefilter("error")
         fig = experiment_plots.attention_weights(weights, sentences)
         experiment_plots.success_vs_lag(grid)
-    for k, ax in enumerate(fig.axes):
-        shown = ax.images[0].get_array()
-        assert shown.shape[1] == sum(w != data.PAD for w in sentences[k])
-        assert shown.sum() == pytest.approx(1.0, rel=1e-5)
+    for k, ax in enumerate(fig.axes):  # each strip shows its sentence's words, without the padding in front
+        words = sum(w != data.PAD for w in sentences[k])
+        np.testing.assert_allclose(ax.images[0].get_array()[0], weights[-words:, k], rtol=1e-6)
+        assert [label.get_text() for label in ax.get_xticklabels()] == sentences[k][-words:]
 
 
 def test_a_run_stopped_by_the_time_budget_says_so():
@@ -258,3 +258,39 @@ def test_the_deciding_runs_of_the_grid_questions_train_again():
     rnn = run("rnn", "adding", answer("rnn_longest_T"), runner.GRID["max_steps"])
     (shipped,) = [r for r in runner.load_results()["runs"] if (r["model"], r["lag"], r["seed"]) == ("rnn", 20, 0)]
     assert rnn.solved and rnn.steps_to_solve == shipped["steps_to_solve"]
+
+
+def test_the_notebook_runs_what_the_questions_and_the_benchmark_assume():
+    """Section 4's race and section 5's live runs use the seed, steps and time budget the questions read
+    off the shipped grids and tests/benchmarks/bench_experiment.py measures."""
+    import nbformat
+
+    from lstm_helpers.classroom import course
+    from conftest import ROOT
+
+    chapter = "06_long_range_experiment"
+    text = "\n".join(c.source for c in nbformat.read(course.source_notebook(ROOT, chapter), as_version=4).cells)
+    race, language = ch06.RACE, ch06.LANGUAGE_RUN
+    assert (f'runner.train(model, "adding", {race["lag"]}, rng=np.random.default_rng({race["seed"]}), '
+            f'max_steps={race["max_steps"]}, time_budget={race["time_budget"]})') in text
+    assert (f'runner.train(model, "language", LAG, rng=np.random.default_rng({language["seed"]}), '
+            f'max_steps={language["max_steps"]}, time_budget={language["time_budget"]})') in text
+
+
+@pytest.mark.slow
+def test_what_the_text_says_about_the_mean_and_the_attention_readers():
+    """Section 7's reading of the grid: the mean-trained RNN carries the country to its last state;
+    the trained attention puts most weight on the country itself, little on the words after it."""
+    x, labels, _ = data.language_task(1000, 40, np.random.default_rng(9), np.float32)
+    tokens = x.argmax(axis=2)
+    country = (tokens != data.VOCABULARY.index(data.PAD)).argmax(axis=0) + len(data.PREFIX)
+    n = np.arange(x.shape[1])
+    mean_run = runner.train(attention_task.RNN_MEAN, "language", 40, rng=np.random.default_rng(0), max_steps=3000,
+                            progress=False)
+    h, _ = attention_task.rnn_states(x, mean_run.params)
+    last_alone = h[-1] @ mean_run.params["W_y"].T + mean_run.params["b_y"]
+    assert np.mean(last_alone.argmax(axis=1) == labels) > 0.8  # "about 86%"
+    _, weights, _ = attention_task.attend(x, attention_task.load_example())
+    assert weights[country, n].mean() > 0.75  # "82% on average"
+    after = sum(weights[np.minimum(country + k, x.shape[0] - 1), n].mean() for k in range(1, 6))
+    assert after < 0.05  # "2% on the five words after it"
