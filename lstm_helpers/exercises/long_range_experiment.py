@@ -290,7 +290,7 @@ def rnn_longest_adding_lag():
     return max(lag for lag in results["lags"] if table[("rnn", lag)]["solved"] > 0)
 
 
-#: Where the trained attention could put most of its weight: the choices of the question, in order.
+#: Where the largest weight of most sentences could fall: the choices of the question, in order.
 ATTENTION_REGIONS = {1: "query", 2: "country", 3: "spread", 4: "padding"}
 
 
@@ -406,9 +406,10 @@ EXERCISES += [
     question("attention_where", attention_where_reference, "choice", mistakes=[
         Mistake("the last words, I speak fluent, are the same in every sentence: they carry nothing about the "
                 "language, and the trained query looks past them.", answer(1)),
-        Mistake("evenly spread weights would be the mean of the states, where the network started (W_q = 0); "
+        Mistake("equal weights would be the mean of the states, where the network started (W_q = 0); "
                 "training turned the query towards one word.", answer(3)),
-        Mistake("the padding carries no information; the trained query looks at the word that decides the "
-                "answer.", answer(4)),
+        Mistake("the padding carries no information (some sentences give it a share of the weight, spread "
+                "over its steps); the single largest weight goes to the word that decides the answer.",
+                answer(4)),
     ]),
 ]

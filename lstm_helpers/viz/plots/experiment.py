@@ -139,17 +139,18 @@ def success_vs_lag(results):
     right.yaxis.set_minor_formatter(NullFormatter())
     right.set_ylabel("training steps to solve")
     right.set_title(f"steps to solve (× on the dotted line: not solved in {budget} steps)", fontsize=10)
-    left.legend(fontsize=9, frameon=False, loc="lower left")
+    left.legend(fontsize=9, frameon=False, loc="best")
     return fig
 
 
 def attention_weights(weights, sentences, n_show=3):
-    """Where attention looks: one strip per sentence, one cell per word, darker = more weight.
+    """Where attention looks: one strip per sentence, one cell per step, darker = more weight.
 
     weights: (T, N) attention weights (every column sums to 1); sentences: the
     N lists of T words from ``data.language_task``. Shows the first ``n_show``
-    sentences without their padding; the word with the largest weight is
-    written in bold with its weight. Returns a Figure; ``fig.axes[k].images[0]``
+    sentences, padding included (its steps are labelled "·" in grey); the
+    step with the largest weight is written in bold, and the title gives its
+    weight and the padding's share. Returns a Figure; ``fig.axes[k].images[0]``
     holds sentence k's weights.
     """
     weights = np.asarray(weights, dtype=float)
@@ -157,12 +158,19 @@ def attention_weights(weights, sentences, n_show=3):
     fig = Figure(figsize=(11, 0.35 + 1.25 * n_show), dpi=100, layout="constrained")
     axes = np.atleast_1d(fig.subplots(n_show, 1))
     for n, ax in enumerate(axes):
-        words = [w for w in sentences[n] if w != PAD]
-        w = weights[len(sentences[n]) - len(words):, n]  # the padding comes first
+        words, w = sentences[n], weights[:, n]
+        padding = np.array([word == PAD for word in words])
         ax.imshow(w[None, :], aspect="auto", cmap="Oranges", vmin=0, vmax=1)
-        ax.set_xticks(range(len(words)), words, rotation=70, fontsize=7.5)
+        ax.set_xticks(range(len(words)), ["·" if pad else word for word, pad in zip(words, padding)],
+                      rotation=70, fontsize=7.5)
+        for label, pad in zip(ax.get_xticklabels(), padding):
+            if pad:
+                label.set_color("#999999")
         top = int(np.argmax(w))
         ax.get_xticklabels()[top].set_fontweight("bold")
         ax.set_yticks([])
-        ax.set_title(f"sentence {n + 1}: {w[top]:.0%} of the weight on '{words[top]}'", fontsize=9, loc="left")
+        title = f"sentence {n + 1}: {w[top]:.0%} of the weight on '{words[top]}'"
+        if padding.any():
+            title += f", {w[padding].sum():.0%} on the padding (·)"
+        ax.set_title(title, fontsize=9, loc="left")
     return fig
