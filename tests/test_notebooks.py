@@ -57,10 +57,10 @@ def is_question(grade_id):
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_student_notebook_fails_only_with_not_implemented(chapter, executed_notebooks):
-    """Before the learner starts, every test cell fails because nothing is written yet, and nothing else
-    fails. A function's test fails with the stub's NotImplementedError. A question's answer is a
-    value assigned at the top of its answer cell, so there the stub raises in the answer cell itself,
-    and the test cell finds no answer (NameError)."""
+    """Before the learner starts, every test cell fails with NotImplementedError, and nothing else fails.
+    A question's answer is a value assigned at the top level of its answer cell, so there the stub's
+    NotImplementedError is raised in the answer cell itself, after the placeholder ``name = NotImplemented``
+    that makes its check raise NotImplementedError too."""
     nb = executed_notebooks[(chapter, "student")]
     graded = 0
     for cell in code_cells(nb):
@@ -68,10 +68,8 @@ def test_student_notebook_fails_only_with_not_implemented(chapter, executed_note
         names = [e.ename for e in errors(cell)]
         if meta.get("grade"):
             graded += 1
-            question = meta["grade_id"].startswith("test_") and is_question(meta["grade_id"][len("test_"):])
-            expected = ["NameError"] if question else ["NotImplementedError"]
-            assert names == expected, (
-                f"{chapter}: test cell {meta['grade_id']} should fail with {expected[0]} "
+            assert names == ["NotImplementedError"], (
+                f"{chapter}: test cell {meta['grade_id']} should fail with NotImplementedError "
                 f"before the learner starts, got {names}"
             )
         elif meta.get("solution") and is_question(meta["grade_id"]):

@@ -47,14 +47,17 @@ EXERCISES, CHAPTERS = _discover()
 def check(name, answer, rng=None, hidden=False):
     """Check the learner's answer to exercise ``name``; print a short OK line.
 
-    ``answer`` is the learner's function (or, for a question, their value).
-    Raises :class:`CheckFailed` (an ``AssertionError``) whose message names
-    the likely mistake.
+    ``answer`` is the learner's function (or, for a question, their value;
+    ``NotImplemented``, the release's placeholder, raises NotImplementedError
+    like an unwritten function). Raises :class:`CheckFailed` (an
+    ``AssertionError``) whose message names the likely mistake.
     """
     __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
     if name not in EXERCISES:
         raise KeyError(f"no exercise called {name!r}; known: {', '.join(EXERCISES)}")
     exercise = EXERCISES[name]
+    if exercise.kind == "value" and answer is NotImplemented:  # the release's placeholder: not answered yet
+        raise NotImplementedError(f"{name} is not answered yet: set it to your answer in the cell above.")
     run_exercise(exercise, answer, rng=rng, hidden=hidden)
     if hidden:
         return
