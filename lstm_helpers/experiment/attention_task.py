@@ -174,7 +174,7 @@ def main(argv=None):
     parser = runner.grid_parser(
         GENERATED_BY, "Precompute chapter 06's attention experiment: success against lag on the France task "
                       "for the RNN, the LSTM, and the RNN read out through the mean of its states or through "
-                      "attention. With the defaults this takes about 20 minutes on two cores.",
+                      "attention. With the defaults this took 55 minutes on two heavily shared cores.",
         GRID, ["rnn", "lstm", "gru", *MODELS], RESULTS_FILE)
     parser.add_argument("--example", action="store_true",
                         help=f"instead of the grid, train the example network (lag {EXAMPLE['lag']}, seed "
