@@ -77,8 +77,10 @@ def test_hidden_check_rejects_an_answer_that_calls_the_reference(name):
     exercises.check(name, copy_of(reference))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if exercises.EXERCISES[n].kind == "function"])
 def test_not_implemented_reaches_the_learner_unchanged(name):
+    """(A question's answer cell raises the stub's NotImplementedError itself, before any check.)"""
+
     def not_started(*args):
         raise NotImplementedError()
 

@@ -52,20 +52,35 @@ def test_solution_notebook_runs_clean(chapter, executed_notebooks):
             )
 
 
+def is_question(grade_id):
+    """A question (``kind="value"``): the learner answers with a value, not a function."""
+    from lstm_helpers.exercises import EXERCISES
+
+    exercise = EXERCISES.get(grade_id)
+    return exercise is not None and exercise.kind == "value"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_student_notebook_fails_only_with_not_implemented(chapter, executed_notebooks):
+    """Before the learner starts, every test cell fails with NotImplementedError, and nothing else fails.
+    A question's answer is a value assigned at the top level of its answer cell, so there the stub's
+    NotImplementedError is raised in the answer cell itself, after the placeholder ``name = NotImplemented``
+    that makes its check raise NotImplementedError too."""
     nb = executed_notebooks[(chapter, "student")]
     graded = 0
     for cell in code_cells(nb):
         meta = grade_cell(cell)
+        names = [e.ename for e in errors(cell)]
         if meta.get("grade"):
             graded += 1
-            names = [e.ename for e in errors(cell)]
             assert names == ["NotImplementedError"], (
                 f"{chapter}: test cell {meta['grade_id']} should fail with NotImplementedError "
                 f"before the learner starts, got {names}"
             )
+        elif meta.get("solution") and is_question(meta["grade_id"]):
+            assert names == ["NotImplementedError"], (
+                f"{chapter}: the answer cell of question {meta['grade_id']} should hold the stub, got {names}")
         else:
             for err in errors(cell):
                 if meta.get("solution") and err.ename == "NotImplementedError":

@@ -50,7 +50,7 @@ def check(name, answer, rng=None, hidden=False):
     """Check the learner's answer to exercise ``name``; print a short OK line.
 
     ``answer`` is the learner's function (or, for a question, their value;
-    ``...``, the placeholder a question's answer cell starts with, raises
+    a question's placeholder, ``...`` or ``NotImplemented``, raises
     ``NotImplementedError`` as an unwritten function does).
     Raises :class:`CheckFailed` (an ``AssertionError``) whose message names
     the likely mistake.
@@ -59,10 +59,6 @@ def check(name, answer, rng=None, hidden=False):
     if name not in EXERCISES:
         raise KeyError(f"no exercise called {name!r}; known: {', '.join(EXERCISES)}")
     exercise = EXERCISES[name]
-    if exercise.kind == "value" and answer is ...:
-        # A question's answer cell starts as `name = ...`: not answered yet, like a function
-        # that still raises NotImplementedError (graders report it as "not attempted").
-        raise NotImplementedError(f"{name}: not answered yet. Replace the ... with your answer.")
     run_exercise(exercise, answer, rng=rng, hidden=hidden)
     if hidden:
         return

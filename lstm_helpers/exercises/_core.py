@@ -145,9 +145,23 @@ class Exercise:
             raise ValueError(f"{self.name}: only a question (kind='value') can be a prediction")
 
 
+#: What a question's answer cell holds before the learner answers it.
+PLACEHOLDERS = (Ellipsis, NotImplemented, None)
+
+
 def as_callable(exercise, answer):
-    """The learner's answer as something the checks call: a value becomes a function of no arguments."""
-    return (lambda: answer) if exercise.kind == "value" else answer
+    """The learner's answer as something the checks call: a value becomes a function of no arguments.
+
+    A question still holding its placeholder (``...``, ``NotImplemented``)
+    raises ``NotImplementedError``, as an unwritten function does.
+    """
+    if exercise.kind != "value":
+        return answer
+    if any(answer is placeholder for placeholder in PLACEHOLDERS):
+        def unanswered():
+            raise NotImplementedError(f"{exercise.name} is not answered yet: replace the placeholder with your answer.")
+        return unanswered
+    return lambda: answer
 
 
 def _copy_inputs(inputs):
@@ -227,7 +241,7 @@ def compare_outputs(got, want, rtol, atol, who):
         value = got[name]
         if isinstance(expected, str):  # a word such as "vanishes": compared exactly
             if not isinstance(value, str):
-                raise CheckFailed(f"{who}: {name} should be a string such as {expected!r}, got {type(value).__name__}.")
+                raise CheckFailed(f"{who}: {name} should be one of the words the question offers, not {type(value).__name__}.")
             if value != expected:
                 wrong.append(name)
             continue
@@ -399,8 +413,8 @@ def _check_once(exercise, student_fn, inputs):
         w = caught[0]
         raise CheckFailed(
             f"{who} emitted a warning: {w.category.__name__}: {w.message}. Under the grader "
-            "any warning costs this test's points, so make the code warning-free (a sigmoid "
-            "written as 0.5 * (1 + np.tanh(x / 2)) cannot overflow, for example)."
+            "any warning costs this test's points, so make the code warning-free: find a way to "
+            "write the expression that cannot overflow or divide by zero for any input."
         )
 
     for key, value in inputs.items():
@@ -419,6 +433,9 @@ def _check_once(exercise, student_fn, inputs):
                  if _matches(got, _mistake_result(m, inputs), exercise.outputs, list(want), exercise.rtol, exercise.atol)]
     if explained:
         raise CheckFailed(f"{who}: {explained[0].message}", explained)
+    if exercise.kind == "value":  # a question: say which part is wrong, never what the answer is
+        raise CheckFailed(f"{who}: {_and(wrong)} {'is' if len(wrong) == 1 else 'are'} not right yet. "
+                          "Work it out again from the text above.")
     right = [n for n in want if n not in wrong]
     where = f"{_and(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong"
     if right:
@@ -445,7 +462,7 @@ def check_form(exercise, student_fn):
         value = got[name]
         if isinstance(expected, str):
             if not isinstance(value, str):
-                raise CheckFailed(f"{exercise.name}: answer with a string such as {expected!r}, "
+                raise CheckFailed(f"{exercise.name}: answer with one of the words the question offers, "
                                   f"not {type(value).__name__}.")
             continue
         if not isinstance(value, (np.ndarray, np.generic, float, int)) or isinstance(value, bool):

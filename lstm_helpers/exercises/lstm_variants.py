@@ -1,16 +1,25 @@
-"""Checks for chapter 05: peephole connections, coupled gates (CIFG), the GRU, parameter counts.
+"""Checks for chapter 05: peephole connections, coupled gates (CIFG), the GRU, its backward pass and
+Jacobian, parameter counts, and three predictions.
 
 Every gate gets its own random weights, biases and peepholes, and D != H,
 so a gate, a peephole or a concatenation that is swapped changes the output
 and can be named. The wrong implementations below are written out here in
 full: they never call the references, which the hidden tests block.
+
+The GRU's backward pass and its Jacobian receive the cache of the course's
+``gru_cell_forward`` (reset_after=False), so a slip in the learner's forward
+pass cannot hide one in the derivation. The questions are predictions: each
+right answer is computed here by the course's code or a formula, and
+``tests/test_exercises_05_06.py`` computes it again another way.
 """
 
 import numpy as np
 
+from .. import lstm as lstm_ref
 from .. import variants as ref
 from ..feedforward import sigmoid
-from ._core import CACHE, Exercise, Mistake, entries, returns
+from ._core import CACHE, GRADS, Exercise, Mistake, entries, returns
+from ._questions import answer, question
 
 CHAPTER = "05_lstm_variants"
 
@@ -292,3 +301,285 @@ PARAM_COUNTS = Exercise(
 )
 
 EXERCISES.append(PARAM_COUNTS)
+
+
+# --------------------------------------------------------------------------
+# The GRU backward pass and its Jacobian (derivations)
+# --------------------------------------------------------------------------
+
+def _gru_backward_inputs(rng, hidden):
+    """A GRU step with the course's reset placement (reset_after=False), its cache and an upstream dh_t."""
+    N, D, H = _dims(rng, hidden)
+    params = _weights(rng, ("z", "r", "h"), D, H)
+    h_t, cache = ref.gru_cell_forward(rng.standard_normal((N, D)), rng.uniform(-1, 1, (N, H)), params, False)
+    return {"dh_t": rng.standard_normal(h_t.shape), "cache": cache}
+
+
+def _gru_step_parts(cache, kind=""):
+    """What every GRU derivation needs from the cache; ``kind`` may slip the candidate's slope."""
+    hx, h_prev, z, r, h_tilde, p = (cache[k] for k in ("hx", "h_prev", "z", "r", "h_tilde", "params"))
+    H = h_prev.shape[1]
+    tanh_slope = 1 - h_tilde if kind == "tanh_slope_unsquared" else 1 - h_tilde ** 2
+    return hx, h_prev, z, r, h_tilde, p, H, tanh_slope
+
+
+def _gru_backward_variant(kind):
+    """``gru_cell_backward`` (reset_after=False) with one deliberate change, named by ``kind``."""
+
+    def backward(dh_t, cache):
+        hx, h_prev, z, r, h_tilde, p, H, tanh_slope = _gru_step_parts(cache, kind)
+        gate_slope = (lambda s: 1.0) if kind == "no_sigmoid_slope" else (lambda s: s * (1 - s))
+        dz = dh_t * ((h_prev - h_tilde) if kind == "dz_sign" else (h_tilde - h_prev))
+        da_z = dz * gate_slope(z)
+        da_h = dh_t * z * tanh_slope
+        drhx = da_h @ p["W_h"]                                # gradient on [r*h_prev, x_t]
+        dr = drhx[:, :H] * (1.0 if kind == "dr_without_h_prev" else h_prev)
+        da_r = dr * gate_slope(r)
+        dgates = da_z @ p["W_z"] + da_r @ p["W_r"]            # both gates read [h_prev, x_t]
+        if kind == "no_gate_paths":
+            dgates = np.zeros_like(dgates)
+        direct = {"no_direct_path": 0.0, "direct_path_z": z}.get(kind, 1 - z)
+        through_candidate = {"no_candidate_path": 0.0, "candidate_path_without_r": 1.0}.get(kind, r)
+        dh_prev = dh_t * direct + drhx[:, :H] * through_candidate + dgates[:, :H]
+        dx_t = drhx[:, H:] + dgates[:, H:]
+        rhx = hx if kind == "dW_h_with_hx" else np.concatenate([r * h_prev, hx[:, H:]], axis=1)
+        grads = {"W_z": da_z.T @ hx, "b_z": da_z.sum(axis=0), "W_r": da_r.T @ hx, "b_r": da_r.sum(axis=0),
+                 "W_h": da_h.T @ rhx, "b_h": da_h.sum(axis=0)}
+        return dx_t, dh_prev, grads
+
+    return backward
+
+
+def _jacobian_inputs(rng, hidden):
+    inputs = _gru_backward_inputs(rng, hidden)
+    return {"cache": inputs["cache"]}
+
+
+def gru_state_jacobian_reference(cache):
+    """The GRU's J = ∂h_t/∂h_{t-1} for one step (reset_after=False), written out.
+
+    cache: from ``variants.gru_cell_forward``. Returns J: (N, H, H), J[n, i, j] = ∂h_t[n, i]/∂h_prev[n, j].
+    With W_hh, W_zh, W_rh the first H columns of W_h, W_z, W_r and
+    s = z * (1 - h̃²), h_prev reaches h_t along four paths:
+
+        J = diag(1 - z)                                    directly
+          + diag(s) W_hh diag(r)                           through r*h_prev in the candidate
+          + diag((h̃ - h_prev) * z * (1 - z)) W_zh          through the update gate
+          + diag(s) W_hh diag(h_prev * r * (1 - r)) W_rh   through the reset gate
+
+    (The tests compare it with the Jacobian read off the course's backward pass and with central
+    differences.)
+    """
+    return _jacobian(cache)
+
+
+def _jacobian(cache, kind=""):
+    """J as in :func:`gru_state_jacobian_reference`, with one deliberate change named by ``kind``."""
+    hx, h_prev, z, r, h_tilde, p, H, tanh_slope = _gru_step_parts(cache, kind)
+    W_hh, W_zh, W_rh = p["W_h"][:, :H], p["W_z"][:, :H], p["W_r"][:, :H]
+    direct = {"no_direct_path": np.zeros_like(z), "direct_path_z": z}.get(kind, 1 - z)
+    reset = np.ones_like(r) if kind == "candidate_path_without_r" else r
+    d_candidate = z * tanh_slope  # ∂h_t/∂(the candidate's pre-activation), unit by unit
+    J = direct[:, :, None] * np.eye(H)                                  # through (1 - z)*h_prev
+    J = J + d_candidate[:, :, None] * W_hh[None] * reset[:, None, :]    # through r*h_prev in h̃
+    if kind not in ("no_gate_paths", "no_update_gate_path"):            # through z
+        J = J + ((h_tilde - h_prev) * z * (1 - z))[:, :, None] * W_zh[None]
+    if kind not in ("no_gate_paths", "no_reset_gate_path"):             # through r, then h̃
+        J = J + d_candidate[:, :, None] * ((W_hh[None] * (h_prev * r * (1 - r))[:, None, :]) @ W_rh)
+    return np.swapaxes(J, 1, 2) if kind == "transposed" else J
+
+
+def _jacobian_variant(kind):
+    return lambda cache: _jacobian(cache, kind)
+
+
+EXERCISES += [
+    Exercise(
+        name="gru_cell_backward",
+        reference=ref.gru_cell_backward,
+        make_inputs=_gru_backward_inputs,
+        outputs=returns("dx_t", "dh_prev", GRADS),
+        block=("lstm_helpers.variants:gru_cell_backward", "lstm_helpers.variants:gru_backward"),
+        mistakes=[
+            Mistake("dh_prev misses the direct path: h_t = (1 - z)*h_prev + z*h̃ hands h_prev on with the "
+                    "factor (1 - z), so dh_prev includes dh_t * (1 - z).", _gru_backward_variant("no_direct_path")),
+            Mistake("the direct path into dh_prev carries z, but h_prev enters h_t with the weight (1 - z): "
+                    "dh_t * (1 - z).", _gru_backward_variant("direct_path_z")),
+            Mistake("dh_prev misses the path through the candidate: h̃ reads r*h_prev, so the gradient on the "
+                    "first H columns of [r*h_prev, x_t], (da_h @ W_h)[:, :H], reaches h_prev times r.",
+                    _gru_backward_variant("no_candidate_path")),
+            Mistake("the path through the candidate reaches h_prev without the factor r: h̃ reads r*h_prev, "
+                    "so that part of dh_prev is (da_h @ W_h)[:, :H] * r.",
+                    _gru_backward_variant("candidate_path_without_r")),
+            Mistake("dh_prev and dx_t miss the paths through the gates: z and r read [h_prev, x_t] too, so "
+                    "da_z @ W_z + da_r @ W_r adds its first H columns to dh_prev and the rest to dx_t.",
+                    _gru_backward_variant("no_gate_paths")),
+            Mistake("dz has the wrong sign: z weighs the candidate and 1 - z the old state, so "
+                    "∂h_t/∂z = h̃ - h_prev and dz = dh_t * (h_tilde - h_prev).", _gru_backward_variant("dz_sign")),
+            Mistake("dr misses h_prev: the reset gate multiplies h_prev inside [r*h_prev, x_t], so "
+                    "dr = (da_h @ W_h)[:, :H] * h_prev.", _gru_backward_variant("dr_without_h_prev")),
+            Mistake("dW_h was computed with hx = [h_prev, x_t], but the candidate's layer reads "
+                    "[r*h_prev, x_t]: dW_h = da_h.T @ [r*h_prev, x_t].", _gru_backward_variant("dW_h_with_hx")),
+            Mistake("the candidate's slope is wrong: tanh'(a) = 1 - tanh(a)**2 = 1 - h_tilde**2, "
+                    "not 1 - h_tilde.", _gru_backward_variant("tanh_slope_unsquared")),
+            Mistake("the gates' sigmoid slope is missing: da_z = dz * z * (1 - z) and da_r = dr * r * (1 - r) "
+                    "are the gradients before the sigmoids.", _gru_backward_variant("no_sigmoid_slope")),
+        ],
+    ),
+    Exercise(
+        name="gru_state_jacobian",
+        reference=gru_state_jacobian_reference,
+        make_inputs=_jacobian_inputs,
+        outputs=returns("J"),
+        block=("lstm_helpers.variants:gru_cell_backward", "lstm_helpers.variants:gru_backward",
+               "lstm_helpers.exercises.lstm_variants:gru_state_jacobian_reference"),
+        mistakes=[
+            Mistake("J is transposed: J[n, i, j] = ∂h_t[n, i]/∂h_prev[n, j], so row i belongs to unit i of "
+                    "h_t (the direct term is diagonal either way; the others show it).",
+                    _jacobian_variant("transposed")),
+            Mistake("the direct term is missing: h_t = (1 - z)*h_prev + ... contributes diag(1 - z).",
+                    _jacobian_variant("no_direct_path")),
+            Mistake("the direct term is diag(z), but h_prev enters h_t with the weight (1 - z): diag(1 - z).",
+                    _jacobian_variant("direct_path_z")),
+            Mistake("the candidate term misses the reset gate: h̃ reads r*h_prev, so that term is "
+                    "diag(z*(1 - h_tilde**2)) W_hh diag(r).", _jacobian_variant("candidate_path_without_r")),
+            Mistake("both gate terms are missing: z and r depend on h_prev too, and each adds a term "
+                    "(the update gate through h̃ - h_prev, the reset gate through the candidate).",
+                    _jacobian_variant("no_gate_paths")),
+            Mistake("the update gate's term is missing: z depends on h_prev, which adds "
+                    "diag((h_tilde - h_prev) * z * (1 - z)) W_z[:, :H].", _jacobian_variant("no_update_gate_path")),
+            Mistake("the reset gate's term is missing: r depends on h_prev, which adds "
+                    "diag(z*(1 - h_tilde**2)) W_hh diag(h_prev * r * (1 - r)) W_r[:, :H].",
+                    _jacobian_variant("no_reset_gate_path")),
+            Mistake("the candidate's slope is wrong: tanh'(a) = 1 - h_tilde**2, not 1 - h_tilde.",
+                    _jacobian_variant("tanh_slope_unsquared")),
+        ],
+    ),
+]
+
+
+# --------------------------------------------------------------------------
+# Questions: predict, then look
+# --------------------------------------------------------------------------
+
+#: The changes to the CIFG that the question before the bounded-state plot offers, in its order.
+CIFG_CHANGES = {
+    1: "remove the output gate (o = 1)",
+    2: "drop the tanh on the way out (h_t = o * c_t)",
+    3: "give the candidate an input gate of its own instead of 1 - f (the plain LSTM)",
+    4: "fix the forget gate at f = 1 (keep everything)",
+}
+
+
+def _changed_cifg_step(change):
+    """One step ``(x_t, h_prev, c_prev, params) -> (h_t, c_t)`` of the CIFG with change 1-4 of CIFG_CHANGES."""
+    saturate = {1: "o", 4: "f"}.get(change)
+
+    def step(x_t, h_prev, c_prev, params):
+        if change == 3:  # the LSTM: W_i, b_i of its own
+            return lstm_ref.lstm_cell_forward(x_t, h_prev, c_prev, params)[:2]
+        if change == 2:
+            return _cifg_cell(out_act=lambda c: c)(x_t, h_prev, c_prev, params)[:2]
+        if saturate is not None:  # the gate ignores its inputs and sits at sigmoid(50) = 1.0
+            params = dict(params, **{f"W_{saturate}": np.zeros_like(params[f"W_{saturate}"]),
+                                     f"b_{saturate}": np.full_like(params[f"b_{saturate}"], 50.0)})
+        return ref.cifg_lstm_cell_forward(x_t, h_prev, c_prev, params)[:2]
+
+    return step
+
+
+def largest_cell_state(change, rng, steps=200, N=64, D=3, H=4):
+    """max |c_t| over a run of the changed CIFG (change 1-4) from c_0 ~ U[-1, 1].
+
+    Random weights and biases N(0, 1) for every gate (and W_i, b_i for the
+    LSTM), random inputs N(0, 1): ``steps`` steps of N sequences.
+    """
+    params = _weights(rng, ("f", "i", "c", "o"), D, H)
+    for g in "fico":
+        params[f"W_{g}"] = params[f"W_{g}"] * np.sqrt(H + D)  # N(0, 1): gates that often saturate
+    step = _changed_cifg_step(change)
+    h, c = np.zeros((N, H)), rng.uniform(-1, 1, (N, H))
+    largest = float(np.abs(c).max())
+    for _ in range(steps):
+        h, c = step(rng.standard_normal((N, D)), h, c, params)
+        largest = max(largest, float(np.abs(c).max()))
+    return largest
+
+
+def cifg_escape_reference():
+    """The change of CIFG_CHANGES whose cell state leaves [-1, 1], found by running all four."""
+    rng = np.random.default_rng(55)
+    escaped = [change for change in CIFG_CHANGES if largest_cell_state(change, rng) > 1.0]
+    if len(escaped) != 1:
+        raise RuntimeError(f"expected exactly one change to leave [-1, 1], got {escaped}")
+    return escaped[0]
+
+
+def gru_gradient_share(b_z=-3.0, steps=50):
+    """The share of a gradient on h_T that reaches h_0 through one GRU unit (H = D = 1), by backpropagation.
+
+    The unit's gates ignore their inputs (W_z = W_r = 0), so z = σ(b_z) at every
+    step, and its candidate reads only x_t (W_h = [0, 1]). Runs the course's
+    ``gru_forward`` over ``steps`` steps and ``gru_backward`` from dh_T = 1.
+    """
+    zero = np.zeros((1, 2))
+    params = {"W_z": zero, "b_z": np.array([b_z]), "W_r": zero, "b_r": np.zeros(1),
+              "W_h": np.array([[0.0, 1.0]]), "b_h": np.zeros(1)}
+    x = np.linspace(-1, 1, steps).reshape(steps, 1, 1)  # any input: the gradient does not depend on it here
+    h, cache = ref.gru_forward(x, np.zeros((1, 1)), params)
+    dh = np.zeros_like(h)
+    dh[-1] = 1.0
+    return float(ref.gru_backward(dh, cache)[1][0, 0])
+
+
+#: The answers to the question before the slider app: which cells write less at the spike when b grows.
+WRITE_LESS_CHOICES = {1: frozenset({"lstm", "peephole", "cifg", "gru"}), 2: frozenset({"lstm", "peephole"}),
+                      3: frozenset({"cifg", "gru"}), 4: frozenset()}
+
+
+def written_at_spike(variant, keep_bias, spike):
+    """What a cell of chapter 05's slider app writes into its empty memory at a spike of size ``spike``.
+
+    The app's gates (see ``viz.widgets.variants``): the share kept is
+    f = σ(b - 3s) (the GRU's 1 - z too), the LSTMs' own input gate is
+    i = σ(-2 + 3s), the candidate is tanh(s). From an empty memory the cell
+    holds i * tanh(s) after the spike, where i = 1 - f for the CIFG and the GRU.
+    """
+    write = 1 - sigmoid(keep_bias - 3 * spike) if variant in ("cifg", "gru") else sigmoid(-2 + 3 * spike)
+    return float(write * np.tanh(spike))
+
+
+def write_less_reference(spike=2.0, low=1.0, high=4.0):
+    """The choice of WRITE_LESS_CHOICES: the cells that write less at the spike when b goes from low to high."""
+    smaller = frozenset(v for v in ("lstm", "peephole", "cifg", "gru")
+                        if written_at_spike(v, high, spike) < written_at_spike(v, low, spike) - 1e-9)
+    (choice,) = [k for k, cells in WRITE_LESS_CHOICES.items() if cells == smaller]
+    return choice
+
+
+EXERCISES += [
+    question("cifg_escape", cifg_escape_reference, "choice", mistakes=[
+        Mistake("without the output gate c_t is computed exactly as before: the output gate only scales "
+                "what leaves the cell, never what it stores.", answer(1)),
+        Mistake("the tanh of h_t = o * tanh(c_t) acts on a copy on its way out; c_t itself never passes "
+                "through it, and it stays a weighted average without it.", answer(2)),
+        Mistake("with f = 1 the cell keeps c_{t-1} unchanged, so a state that starts in [-1, 1] stays "
+                "there.", answer(4)),
+    ]),
+    # rtol: a prediction, so sigmoid(3) ≈ 0.95 worked out by hand is close enough
+    question("gru_gradient_after_50", gru_gradient_share, "share", rtol=0.2, atol=0.0, mistakes=[
+        Mistake("that is z**50: z is the share of the candidate that is written; the old state, and its "
+                "gradient, keep the share 1 - z at every step: (1 - σ(b_z))**50.",
+                answer(float(sigmoid(-3.0)) ** 50)),
+        Mistake("a gradient of 1 would need z = 0 exactly; with z = σ(-3) ≈ 0.047 every step passes "
+                "1 - z ≈ 0.95 of it, 50 times over.", answer(1.0)),
+    ]),
+    question("write_less", write_less_reference, "choice", mistakes=[
+        Mistake("the LSTM and the peephole LSTM write with their own input gate i = σ(-2 + 3s), which "
+                "does not read b; from an empty memory their forget gate has nothing to keep.", answer(1)),
+        Mistake("it is the other way round: the LSTMs' input gate does not read b, while the CIFG and the "
+                "GRU write the share 1 - f, which shrinks as b grows.", answer(2)),
+        Mistake("the CIFG and the GRU write (1 - f) * tanh(s) with f = σ(b - 3s): a larger b keeps more "
+                "and so writes less.", answer(4)),
+    ]),
+]

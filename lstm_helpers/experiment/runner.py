@@ -146,7 +146,12 @@ class Run:
 
     def summary(self):
         """One line: model, lag, outcome."""
-        outcome = f"solved after {self.steps_to_solve} steps" if self.solved else f"not solved in {self.steps} steps"
+        if self.solved:
+            outcome = f"solved after {self.steps_to_solve} steps"
+        elif self.stopped == "time":  # the machine's speed decided, not the network: say so
+            outcome = f"stopped by the time budget after {self.steps} steps, not solved yet"
+        else:
+            outcome = f"not solved in {self.steps} steps"
         return (f"{self.model:>8} {self.task} lag {self.lag:>3}: {outcome} ({self.seconds:.1f} s), "
                 f"held-out accuracy {self.final_accuracy:.1%}")
 
@@ -206,7 +211,8 @@ def train(model, task="adding", lag=50, *, rng, hidden_size=32, lr=0.01, batch_s
           stop_when_solved=True, progress=True, seed=None):
     """Train ``model`` on ``task`` at ``lag`` with Adam and clipping; stop once solved.
 
-    model: "rnn", "lstm", "gru", "peephole" or "cifg" (see ``training.MODELS``).
+    model: "rnn", "lstm", "gru", "peephole" or "cifg" (see ``training.MODELS``), or a
+        ``training.Model`` (chapter 06's RNN with attention is one).
     task: "adding" (lag = the sequence length T) or "language" (lag = the
         largest number of filler words); lag must be a whole number >= 2.
     rng: a numpy Generator. It is split into three independent streams, for
@@ -248,7 +254,7 @@ def train(model, task="adding", lag=50, *, rng, hidden_size=32, lr=0.01, batch_s
 
     eval_rng, init_rng, batch_rng = rng.spawn(3)
     x_eval, target_eval = task_spec.sample(n_eval, lag, eval_rng, dtype)
-    params = init_model(spec.name, task_spec.input_size, hidden, task_spec.output_size, init_rng,
+    params = init_model(spec, task_spec.input_size, hidden, task_spec.output_size, init_rng,
                         dtype=dtype, forget_bias=forget_bias)
     state = adam_init(params)
 
@@ -261,7 +267,7 @@ def train(model, task="adding", lag=50, *, rng, hidden_size=32, lr=0.01, batch_s
             while step < max_steps:
                 x, target = task_spec.sample(batch, lag, batch_rng, dtype)
                 with np.errstate(all="ignore"):  # a diverging run may overflow; it is caught just below
-                    loss, grads, y = loss_and_grads(spec.name, params, x, target, task_spec.loss)
+                    loss, grads, y = loss_and_grads(spec, params, x, target, task_spec.loss)
                     total_norm = global_norm(grads)
                 if not (math.isfinite(loss) and math.isfinite(total_norm)):
                     raise TrainingDiverged(_divergence_message(step + 1, loss, step_size, clip))
@@ -274,7 +280,7 @@ def train(model, task="adding", lag=50, *, rng, hidden_size=32, lr=0.01, batch_s
                 out_of_time = budget is not None and time.perf_counter() - started > budget
                 if step % every == 0 or step == max_steps or out_of_time:  # a held-out check
                     with np.errstate(all="ignore"):
-                        eval_accuracy.append(task_spec.accuracy(forward(spec.name, params, x_eval)[0], target_eval))
+                        eval_accuracy.append(task_spec.accuracy(forward(spec, params, x_eval)[0], target_eval))
                     eval_steps.append(step)
                     if solved_at is None and eval_accuracy[-1] >= SOLVED_FRACTION:
                         solved_at = step
@@ -336,30 +342,33 @@ def _settings_record(max_steps):
 
 
 def run_grid(models=None, lags=None, seeds=None, task=None, max_steps=None, out=None, resume=False, progress=True,
-             log=print):
+             log=print, description=None, generated_by="python -m lstm_helpers.experiment"):
     """Train every model at every lag with every seed; return the results as a dict.
 
-    Defaults are those of :data:`GRID`. Each run has the same step budget and
-    stops early once solved. out: a path; the file is rewritten after every
-    run, so an interrupted grid keeps what it finished. resume: skip the runs
-    that ``out`` already holds (with the same settings).
+    Defaults are those of :data:`GRID`. models: names or ``training.Model`` s.
+    Each run has the same step budget and stops early once solved. out: a
+    path; the file is rewritten after every run, so an interrupted grid keeps
+    what it finished. resume: skip the runs that ``out`` already holds (with
+    the same settings). description, generated_by: recorded in the results
+    (the defaults describe the adding-problem grid of this module).
     """
     models = GRID["models"] if models is None else tuple(models)
     lags = GRID["lags"] if lags is None else tuple(lags)
     seeds = GRID["seeds"] if seeds is None else tuple(seeds)
     task = GRID["task"] if task is None else task
     max_steps = GRID["max_steps"] if max_steps is None else max_steps
-    for name in models:
-        get_model(name)
+    specs = [get_model(name) for name in models]
     get_task(task)
+    if description is None:
+        description = ("Success against lag on the adding problem: each model trained with Adam and clipping "
+                       "on fresh batches until 95% of 1,000 held-out sequences have |error| < 0.16, or until "
+                       "the step budget runs out. Held-out checks every eval_every steps; mean_loss is the "
+                       "average training loss between two checks; seconds is the wall time on the machine "
+                       "that wrote the file, for information only.")
     results = {
-        "description": ("Success against lag on the adding problem: each model trained with Adam and clipping "
-                        "on fresh batches until 95% of 1,000 held-out sequences have |error| < 0.16, or until "
-                        "the step budget runs out. Held-out checks every eval_every steps; mean_loss is the "
-                        "average training loss between two checks; seconds is the wall time on the machine "
-                        "that wrote the file, for information only."),
-        "generated_by": "python -m lstm_helpers.experiment",
-        "task": task, "models": list(models), "lags": list(lags), "seeds": list(seeds),
+        "description": description,
+        "generated_by": generated_by,
+        "task": task, "models": [spec.name for spec in specs], "lags": list(lags), "seeds": list(seeds),
         "settings": _settings_record(max_steps), "runs": [],
     }
     if resume and out is not None and Path(out).is_file():
@@ -370,11 +379,12 @@ def run_grid(models=None, lags=None, seeds=None, task=None, max_steps=None, out=
     results["lstm_helpers_version"] = __version__
     results["numpy_version"] = np.__version__
     for lag in lags:
-        for name in models:
+        for spec in specs:
+            name = spec.name
             for seed in seeds:
                 if (name, lag, seed) in done:
                     continue
-                record = run_one(name, lag, seed, task=task, max_steps=max_steps, progress=progress)
+                record = run_one(spec, lag, seed, task=task, max_steps=max_steps, progress=progress)
                 results["runs"].append(record)
                 if log is not None:
                     outcome = (f"solved at step {record['steps_to_solve']}" if record["solved"]
@@ -427,8 +437,10 @@ def format_table(results):
     table = summarise(results)
     lags = results["lags"]
     budget = results["settings"]["max_steps"]
+    width = max(6, *(len(name) for name in results["models"]))
+    lag_name = "T" if results.get("task", "adding") == "adding" else "lag"  # the adding problem's lag is T
     lines = [f"solved runs out of seeds (median steps to solve); budget {budget} steps per run",
-             f"{'model':>6} | " + " | ".join(f"T = {lag:<11}" for lag in lags)]
+             f"{'model':>{width}} | " + " | ".join(f"{lag_name} = {lag:<{12 - len(lag_name)}}" for lag in lags)]
     lines.append("-" * len(lines[1]))
     for name in results["models"]:
         cells = []
@@ -438,22 +450,27 @@ def format_table(results):
             if cell["median_steps"] is not None:
                 text += f" ({cell['median_steps']:.0f})"
             cells.append(f"{text:<15}")
-        lines.append(f"{name:>6} | " + " | ".join(cells))
+        lines.append(f"{name:>{width}} | " + " | ".join(cells))
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m lstm_helpers.experiment",
-        description="Precompute the long-range experiment of chapter 06 (success against lag). "
-                    "With the defaults this takes tens of minutes on two cores.")
-    parser.add_argument("--models", nargs="+", default=list(GRID["models"]), choices=list(MODELS))
-    parser.add_argument("--lags", nargs="+", type=int, default=list(GRID["lags"]))
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(GRID["seeds"]))
-    parser.add_argument("--max-steps", type=int, default=GRID["max_steps"])
-    parser.add_argument("--out", default=str(RESULTS_FILE), help="results file (default: the one shipped)")
+def grid_parser(prog, description, grid, model_choices, out):
+    """The command line of a grid script: --models, --lags, --seeds, --max-steps, --out, --resume, --no-progress."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--models", nargs="+", default=list(grid["models"]), choices=list(model_choices))
+    parser.add_argument("--lags", nargs="+", type=int, default=list(grid["lags"]))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(grid["seeds"]))
+    parser.add_argument("--max-steps", type=int, default=grid["max_steps"])
+    parser.add_argument("--out", default=str(out), help="results file (default: the one shipped)")
     parser.add_argument("--resume", action="store_true", help="keep the runs the file already holds")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv=None):
+    parser = grid_parser("python -m lstm_helpers.experiment",
+                         "Precompute the long-range experiment of chapter 06 (success against lag). "
+                         "With the defaults this takes tens of minutes on two cores.", GRID, MODELS, RESULTS_FILE)
     args = parser.parse_args(argv)
     results = run_grid(args.models, args.lags, args.seeds, max_steps=args.max_steps, out=args.out,
                        resume=args.resume, progress=not args.no_progress)

@@ -318,7 +318,9 @@ LOSSES = ("mse", "cross_entropy")
 
 
 def get_model(name):
-    """The :class:`Model` called ``name``; a ValueError lists the known names otherwise."""
+    """The :class:`Model` called ``name`` (a Model is returned as it is); a ValueError lists the known names otherwise."""
+    if isinstance(name, Model):  # a model defined elsewhere, such as chapter 06's RNN with attention
+        return name
     if not isinstance(name, str) or name.lower() not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(map(repr, MODELS))}")
     return MODELS[name.lower()]

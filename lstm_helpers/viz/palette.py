@@ -16,5 +16,7 @@ COLORS = {
     "muted": "#bbbbbb",
 }
 
-MODEL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c", "peephole": "#9467bd", "cifg": "#8c564b"}
-MODEL_LABELS = {"rnn": "tanh RNN", "lstm": "LSTM", "gru": "GRU", "peephole": "peephole LSTM", "cifg": "CIFG LSTM"}
+MODEL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c", "peephole": "#9467bd", "cifg": "#8c564b",
+                "rnn_mean": "#bcbd22", "rnn_attention": "#ff7f0e"}
+MODEL_LABELS = {"rnn": "tanh RNN", "lstm": "LSTM", "gru": "GRU", "peephole": "peephole LSTM", "cifg": "CIFG LSTM",
+                "rnn_mean": "tanh RNN + mean of its states", "rnn_attention": "tanh RNN + attention"}

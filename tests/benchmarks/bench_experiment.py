@@ -2,7 +2,7 @@
 
 A plain script, not a pytest test (pytest collects only test_*.py):
 
-    .venv/bin/python tests/benchmarks/bench_experiment.py [--seeds 0 1 2] [--budget 30] [--parts 1 2 3 4]
+    .venv/bin/python tests/benchmarks/bench_experiment.py [--seeds 0 1 2] [--budget 30] [--parts 1 2 3 4 5]
 
 1. Time to solve the adding problem at T = 100 for the LSTM in float32, with
    the course's settings (``runner.train`` defaults), one run per seed.
@@ -13,6 +13,10 @@ A plain script, not a pytest test (pytest collects only test_*.py):
    float64 (average over a short run; the held-out checks are left out).
 4. The chapter's solution notebook, run top to bottom in a fresh kernel.
    Target: under 90 s.
+5. Section 4's race and section 5's live runs (the LSTM and the RNN, seed 0,
+   at most 1,500 steps; the France task at every lag the text discusses).
+   Target: each run ends by solving or by its step budget within a third of
+   the notebook's time budget, so that the steps decide, not the machine.
 
 The load average is printed before and after: on a shared machine the
 figures are only comparable when it is low.
@@ -102,11 +106,29 @@ def notebook(limit=90.0):
     return total < limit
 
 
+def live_runs():
+    from lstm_helpers.exercises.long_range_experiment import LANGUAGE_RUN, RACE
+
+    budget = min(RACE["time_budget"], LANGUAGE_RUN["time_budget"])
+    print(f"\n5. the live runs of sections 4 and 5, seed {RACE['seed']}, at most {RACE['max_steps']} steps "
+          f"(target: each under {budget / 3:.0f} s, a third of the notebook's {budget} s time budget)")
+    runs = [("adding", RACE["lag"])] + [("language", lag) for lag in LANGUAGE_RUN["lags"]]
+    worst = 0.0
+    for task, lag in runs:
+        for model in ("lstm", "rnn"):
+            run = runner.train(model, task, lag, rng=np.random.default_rng(RACE["seed"]),
+                               max_steps=RACE["max_steps"], progress=False)
+            worst = max(worst, run.seconds)
+            print(f"   {run.summary().strip()}, {run.seconds / run.steps * 1e3:.1f} ms/step")
+    print(f"   slowest run {worst:.1f} s -> {'MET' if worst < budget / 3 else 'MISSED'}")
+    return worst < budget / 3
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--budget", type=float, default=30.0, help="seconds (default 30)")
-    parser.add_argument("--parts", nargs="+", type=int, default=[1, 2, 3, 4], choices=[1, 2, 3, 4],
+    parser.add_argument("--parts", nargs="+", type=int, default=[1, 2, 3, 4, 5], choices=[1, 2, 3, 4, 5],
                         help="which measurements to run (default: all)")
     args = parser.parse_args(argv)
     print(f"{os.cpu_count()} cores, numpy {np.__version__}, {load()}")
@@ -119,6 +141,8 @@ def main(argv=None):
         step_costs()
     if 4 in args.parts:
         results.append(notebook())
+    if 5 in args.parts:
+        results.append(live_runs())
     print(f"\n{load()}")
     return 0 if all(results) else 1
 

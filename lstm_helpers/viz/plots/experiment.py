@@ -1,5 +1,5 @@
-"""Plots for chapter 06: the adding problem's baseline, live training runs, and
-success against lag from the precomputed results.
+"""Plots for chapter 06: the adding problem's baseline, live training runs,
+success against lag from the precomputed results, and where attention looks.
 
 Each function returns a plain matplotlib ``Figure`` (no pyplot state), which
 a notebook shows once.
@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from ...experiment.data import ADDING_SOLVED_FRACTION, ADDING_TOLERANCE
+from ...experiment.data import ADDING_SOLVED_FRACTION, ADDING_TOLERANCE, PAD
 from ..palette import MODEL_COLORS, MODEL_LABELS
 
 #: One colour per model, the same in every plot of the chapter.
@@ -68,8 +68,13 @@ def training_curves(runs, title=None):
     ax = fig.subplots()
     for run in runs:
         color = MODEL_COLORS.get(run.model)
-        label = f"{MODEL_LABELS.get(run.model, run.model)}: " + (
-            f"solved at step {run.steps_to_solve}" if run.solved else f"not solved in {run.steps} steps")
+        if run.solved:
+            outcome = f"solved at step {run.steps_to_solve}"
+        elif run.stopped == "time":
+            outcome = f"stopped by the time budget at step {run.steps}"
+        else:
+            outcome = f"not solved in {run.steps} steps"
+        label = f"{MODEL_LABELS.get(run.model, run.model)}: {outcome}"
         ax.plot(run.eval_steps, 100 * np.asarray(run.eval_accuracy), "-", color=color, lw=1.8, label=label)
         if run.solved:
             ax.plot([run.steps_to_solve], [100 * run.final_accuracy], "o", color=color, ms=7)
@@ -86,9 +91,9 @@ def training_curves(runs, title=None):
 
 
 def success_vs_lag(results):
-    """The full experiment at a glance, from ``experiment.load_results()``.
+    """A grid of runs at a glance, from ``runner.load_results()`` (or ``attention_task.load_results()``).
 
-    Left: how many of the seeds solved the adding problem at each lag, per model.
+    Left: how many of the seeds solved the task at each lag, per model.
     Right: the steps each solved run needed (one dot per run, a line through
     the medians); runs that were not solved sit on the top line, the budget.
     """
@@ -117,15 +122,16 @@ def success_vs_lag(results):
             right.plot([lag * shift] * len(solved), solved, "o", color=color, ms=5, alpha=0.8)
             if failed:
                 right.plot([lag * shift], [budget], "x", color=color, ms=8, mew=2)
+    adding = results.get("task", "adding") == "adding"
     for ax in (left, right):
         ax.set_xscale("log")
         ax.set_xticks(lags)
         ax.set_xticklabels([str(lag) for lag in lags])
-        ax.set_xlabel("sequence length T (the lag)")
+        ax.set_xlabel("sequence length T (the lag)" if adding else "lag (the most filler words)")
     left.set_ylim(-5, 105)
     left.set_ylabel("seeds that solved it (%)")
-    left.set_title(f"success: {ADDING_SOLVED_FRACTION:.0%} of held-out sequences within ±{ADDING_TOLERANCE}",
-                   fontsize=10)
+    left.set_title(f"success: {ADDING_SOLVED_FRACTION:.0%} of held-out sequences within ±{ADDING_TOLERANCE}"
+                   if adding else f"success: {ADDING_SOLVED_FRACTION:.0%} of held-out sentences right", fontsize=10)
     right.axhline(budget, color="#444444", ls=":", lw=1)
     right.set_yscale("log")
     right.set_yticks([t for t in (50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000) if t <= 1.5 * budget])
@@ -133,5 +139,38 @@ def success_vs_lag(results):
     right.yaxis.set_minor_formatter(NullFormatter())
     right.set_ylabel("training steps to solve")
     right.set_title(f"steps to solve (× on the dotted line: not solved in {budget} steps)", fontsize=10)
-    left.legend(fontsize=9, frameon=False, loc="lower left")
+    left.legend(fontsize=9, frameon=False, loc="best")
+    return fig
+
+
+def attention_weights(weights, sentences, n_show=3):
+    """Where attention looks: one strip per sentence, one cell per step, darker = more weight.
+
+    weights: (T, N) attention weights (every column sums to 1); sentences: the
+    N lists of T words from ``data.language_task``. Shows the first ``n_show``
+    sentences, padding included (its steps are labelled "·" in grey); the
+    step with the largest weight is written in bold, and the title gives its
+    weight and the padding's share. Returns a Figure; ``fig.axes[k].images[0]``
+    holds sentence k's weights.
+    """
+    weights = np.asarray(weights, dtype=float)
+    n_show = min(n_show, weights.shape[1])
+    fig = Figure(figsize=(11, 0.35 + 1.25 * n_show), dpi=100, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(n_show, 1))
+    for n, ax in enumerate(axes):
+        words, w = sentences[n], weights[:, n]
+        padding = np.array([word == PAD for word in words])
+        ax.imshow(w[None, :], aspect="auto", cmap="Oranges", vmin=0, vmax=1)
+        ax.set_xticks(range(len(words)), ["·" if pad else word for word, pad in zip(words, padding)],
+                      rotation=70, fontsize=7.5)
+        for label, pad in zip(ax.get_xticklabels(), padding):
+            if pad:
+                label.set_color("#999999")
+        top = int(np.argmax(w))
+        ax.get_xticklabels()[top].set_fontweight("bold")
+        ax.set_yticks([])
+        title = f"sentence {n + 1}: {w[top]:.0%} of the weight on '{words[top]}'"
+        if padding.any():
+            title += f", {w[padding].sum():.0%} on the padding (·)"
+        ax.set_title(title, fontsize=9, loc="left")
     return fig
