@@ -235,36 +235,6 @@ def _check_sampling(params, prime, n, temperature, rng):
     return ids, lstm_params, W_y, b_y
 
 
-def sample_with_probabilities(params, prime, n, temperature, rng):
-    """:func:`sample`, and how likely the model found each character it wrote.
-
-    Returns (text, p_chosen, p_next): text the n new characters; p_chosen:
-    (n,) the probability the model (at temperature 1) gave each of them;
-    p_next: (V,) the distribution of the first new character at this
-    temperature (one-hot at the argmax for temperature 0).
-    """
-    ids, lstm_params, W_y, b_y = _check_sampling(params, prime, n, temperature, rng)
-    H = W_y.shape[1]
-    h, c = np.zeros((1, H)), np.zeros((1, H))
-    for k in ids[:-1]:  # read the prime; its last character is the first input of the loop below
-        h, c, _ = lstm_cell_forward(one_hot([k]), h, c, lstm_params)
-    char = ids[-1]
-    text, p_chosen, p_next = [], np.zeros(n), None
-    for t in range(n):
-        h, c, _ = lstm_cell_forward(one_hot([char]), h, c, lstm_params)
-        scores = (h @ W_y.T + b_y)[0]  # (V,)
-        if temperature == 0:
-            char = int(np.argmax(scores))  # greedy: the most likely character
-            p = one_hot(char)
-        else:
-            p = softmax(scores / temperature)  # the temperature rescales the scores, not the probabilities
-            char = int(rng.choice(V, p=p))  # exactly one draw per character
-        p_chosen[t] = softmax(scores)[char]
-        p_next = p if p_next is None else p_next
-        text.append(VOCAB[char])
-    return "".join(text), p_chosen, p_next
-
-
 def sample(params, prime, n, temperature, rng):
     """Write ``n`` characters after reading ``prime``.
 
@@ -282,4 +252,19 @@ def sample(params, prime, n, temperature, rng):
     one, then each character it wrote) and its scores give the next.
     Returns the n new characters as a str (without the prime).
     """
-    return sample_with_probabilities(params, prime, n, temperature, rng)[0]
+    ids, lstm_params, W_y, b_y = _check_sampling(params, prime, n, temperature, rng)
+    H = W_y.shape[1]
+    h, c = np.zeros((1, H)), np.zeros((1, H))
+    for k in ids[:-1]:  # read the prime; its last character is the first input of the loop below
+        h, c, _ = lstm_cell_forward(one_hot([k]), h, c, lstm_params)
+    char, text = ids[-1], []
+    for _ in range(n):
+        h, c, _ = lstm_cell_forward(one_hot([char]), h, c, lstm_params)  # (1, H) each
+        scores = (h @ W_y.T + b_y)[0]  # (V,): how likely each character is to come next
+        if temperature == 0:
+            char = int(np.argmax(scores))  # greedy: the most likely character
+        else:
+            p = softmax(scores / temperature)  # the temperature rescales the scores, not the probabilities
+            char = int(rng.choice(V, p=p))  # exactly one draw per character
+        text.append(VOCAB[char])
+    return "".join(text)
