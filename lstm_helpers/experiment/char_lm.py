@@ -36,6 +36,7 @@ import numpy as np
 from .. import __version__
 from .. import language_model as lm
 from ..gradients import clip_grad_norm, global_norm
+from ..lstm import lstm_forward
 from ..rnn import rnn_backward, rnn_forward
 from ..variants import gru_backward, gru_forward
 from . import corpus as corpus_mod
@@ -318,6 +319,36 @@ def run_text(model, params, ids, n_streams=8, seq_len=256, keep_cells=False):
     if keep_cells:
         out["cells"] = cells.transpose(1, 0, 2).reshape(-1, W_y.shape[1])[:L]
     return out
+
+
+def next_char_distributions(params, text):
+    """What the LSTM language model expects after every character of ``text`` (fast path, one stream).
+
+    params: the LSTM's keys with W_y (V, H), b_y (V,); text: a str of vocabulary characters.
+    Returns probs: (len(text), V); probs[j] is the distribution of the character after text[j].
+    """
+    ids = lm.encode(text)
+    cell_params, W_y, b_y = lm.split_params(params)
+    H = W_y.shape[1]
+    zeros = np.zeros((1, H), dtype=W_y.dtype)
+    h, _, _ = fast_lstm.lstm_forward(lm.one_hot(ids[:, None], dtype=W_y.dtype), zeros, zeros, cell_params)
+    return lm.softmax(h[:, 0] @ W_y.T + b_y)
+
+
+def lstm_gates(params, text):
+    """Run the readable LSTM of chapter 04 over ``text`` and keep its gates.
+
+    Returns {"c", "f", "i", "o": (len(text), H)}: the cell state and the three
+    gates at every character (after reading it). For a short text: the
+    readable loop keeps a cache per step.
+    """
+    ids = lm.encode(text)
+    cell_params, W_y, _ = lm.split_params(params)
+    H = W_y.shape[1]
+    zeros = np.zeros((1, H))
+    _, c, cache = lstm_forward(lm.one_hot(ids[:, None]), zeros, zeros, cell_params)
+    gates = {g: np.stack([step[g][0] for step in cache["steps"]]) for g in ("f", "i", "o")}
+    return dict(gates, c=c[:, 0])
 
 
 def evaluate(model, params, ids, n_streams=8):

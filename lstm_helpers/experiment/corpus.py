@@ -185,6 +185,12 @@ class CodeStructure:
     indent: np.ndarray
     pairs: np.ndarray
 
+    def slice(self, start, stop):
+        """The structure of ``text[start:stop]``: the arrays cut, the pairs inside it shifted by -start."""
+        inside = (self.pairs[:, 0] >= start) & (self.pairs[:, 1] < stop)
+        return CodeStructure(self.in_string[start:stop], self.depth[start:stop], self.indent[start:stop],
+                             self.pairs[inside] - start)
+
 
 def _offsets(text):
     """The offset of the start of every line (1-based line numbers, as tokenize counts them)."""
