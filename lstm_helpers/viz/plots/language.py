@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from ..palette import COLORS, MODEL_COLORS, MODEL_LABELS, TEXT_CMAPS
 
 NGRAM_COLOR = "#7f7f7f"
-_SHOWN = {"\n": "⏎", " ": "·"}  # how a distribution's axis shows the invisible characters
+_SHOWN = {"\n": "↵", " ": "·"}  # how a distribution's axis shows the invisible characters
 
 
 def _smooth(values, width):
@@ -85,7 +85,7 @@ def closer_probability(results, live=None):
         mean = np.array([np.nan if m is None else m for m in curve["mean"]], dtype=float)
         few = np.asarray(curve["count"]) < 20
         mean[few] = np.nan  # too few pairs to say anything
-        ax.plot(centres, mean, "o-", ms=5, **style)
+        ax.plot(centres, mean, marker="o", ms=5, **style)
 
     order = results["ngram"]["order"]
     draw(results["ngram"]["closer"], color=NGRAM_COLOR, lw=2, ls="--", label=f"n-gram ({order - 1} characters back)")
@@ -156,7 +156,7 @@ def colored_html(text, values, cmap="activation", vmin=-1.0, vmax=1.0, title="")
     colors = colormaps[TEXT_CMAPS[cmap]](Normalize(vmin, vmax, clip=True)(np.nan_to_num(values)))
     spans = []
     for ch, rgba, value in zip(text, colors, values):
-        shown = "⏎\n" if ch == "\n" else html.escape(ch)
+        shown = "↵\n" if ch == "\n" else html.escape(ch)
         spans.append(f"<span style='background:{to_hex(rgba)}' title='{value:.2f}'>{shown}</span>")
     head = f"<div style='font-size:90%;margin-bottom:2px'>{html.escape(title)}</div>" if title else ""
     return (f"{head}<pre style='font-family:monospace;font-size:12px;line-height:1.35;white-space:pre-wrap;"
@@ -164,5 +164,5 @@ def colored_html(text, values, cmap="activation", vmin=-1.0, vmax=1.0, title="")
 
 
 def shown_character(ch):
-    """How a character is shown on an axis: the newline as ⏎, the space as ·."""
+    """How a character is shown on an axis: the newline as ↵, the space as ·."""
     return _SHOWN.get(ch, ch)
