@@ -165,6 +165,14 @@ def _sample_inputs(rng, hidden):
             "rng": np.random.default_rng(int(rng.integers(2 ** 32)))}
 
 
+def _drawing_note(inputs):
+    t = inputs["temperature"]
+    if t == 0:
+        return "temperature 0 in this trial: greedy decoding, the argmax at every step and no draw."
+    return (f"this trial draws at temperature {t:.2f}; exactly one rng.choice(V, p=p) per character, from the rng "
+            "passed in, with p = softmax(scores / temperature) as a (V,) array, writes the reference's characters.")
+
+
 def _sample_variant(temperature_on="scores", greedy="argmax", own_seed=None, feed="sampled", state="carried",
                     prime_read="all", returned="new"):
     """``sample`` with one deliberate change (the keywords name it)."""
@@ -294,6 +302,7 @@ EXERCISES = [
         make_inputs=_sample_inputs,
         outputs=returns("text"),
         block=("lstm_helpers.language_model:sample",),
+        trial_note=_drawing_note,
         visible_trials=4,
         hidden_trials=6,
         mistakes=[
