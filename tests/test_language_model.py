@@ -303,6 +303,18 @@ def test_sample_rejects_bad_input_with_clear_errors():
         lm.sample(params, "ab", 5, 1.0, 42)
 
 
+@pytest.mark.parametrize("temperature", [0.0, 0.7, 1.0, 1.8])
+def test_fast_sample_makes_the_same_draws_as_sample(temperature):
+    params = char_lm.init_params("lstm", np.random.default_rng(17), H=16, dtype=np.float64)
+    params["W_y"] *= 4  # peaked distributions, so that a slip would show
+    for seed in range(3):
+        text, p_chosen, p_first = char_lm.fast_sample(params, "def f(", 60, temperature, np.random.default_rng(seed))
+        assert text == lm.sample(params, "def f(", 60, temperature, np.random.default_rng(seed))
+        probs = char_lm.next_char_distributions(params, "def f(" + text)
+        assert np.allclose(p_first, probs[5])
+        assert np.allclose(p_chosen, probs[5 + np.arange(60), lm.encode(text)])
+
+
 # -- the corpus -------------------------------------------------------------------------------------
 
 def test_corpus_reads_the_fixed_files_and_splits_them_by_file():
@@ -509,6 +521,14 @@ def test_temperature_app_redraws_and_reports_a_bad_prime(shipped):
     assert app.p_next.max() == 1.0  # greedy: all the probability on one character
     app.controls["prime"].value = "naïve"
     assert app.problems and "outside the vocabulary" in app.status.value
+    # with a learner's sample (here a copy of the reference): the same text as the fast sampler writes
+    from conftest import copy_of
+
+    own = TemperatureApp(params=params, n=50, sample=copy_of(lm.sample))
+    assert own.sample_fn is not None and "your own sample" in own.note.value
+    own.controls["draw"].value, app.controls["prime"].value = 4, "def "
+    app.controls["temperature"].value, app.controls["draw"].value = 0.8, 4
+    assert own.text == app.text and np.allclose(own.p_chosen, app.p_chosen, atol=1e-6)
 
 
 def test_cell_viewer_shows_the_chosen_cell():

@@ -66,13 +66,14 @@ class CellViewer(SliderApp):
         self.depth_line = ax.plot(t, zeros, ":", color=COLORS["line"], lw=1, label="bracket depth / 4")[0]
         self.line = ax.plot(t, zeros, color=MODEL_COLORS["lstm"], lw=1.2, label="tanh(c) of the cell")[0]
         ax.axhline(0, color=COLORS["muted"], lw=0.6)
+        self.label = ax.text(0.01, 0.95, "", transform=ax.transAxes, ha="left", va="top", fontsize=9)
         ax.set_xlim(0, self.width - 1)
         ax.set_ylim(-1.05, 1.05)
         ax.set_xlabel("character in the shown text", fontsize=9)
         ax.legend(fontsize=8, frameon=False, loc="upper right", ncols=3)
 
     def moving_artists(self):
-        return [self.string_band, self.depth_line, self.line]
+        return [self.string_band, self.depth_line, self.line, self.label]
 
     def update(self, values):
         cell, start = int(values["cell"]), int(values["start"])
@@ -86,6 +87,7 @@ class CellViewer(SliderApp):
         top = np.where(inside, 1.05, -1.05)
         self.string_band.set_verts([np.concatenate([np.column_stack([t, top]),
                                                     np.column_stack([t[::-1], np.full(shown, -1.05)])])])
+        self.label.set_text(f"cell {cell}, characters {start} to {start + shown - 1}")
         self.readout.value = ("<small>cell {}: correlation with ".format(cell) + ", ".join(
             f"{html.escape(label)} <b>{self.r[name][cell]:+.2f}</b>" for name, label in FEATURES.items()) + "</small>")
         self.text_html.value = colored_html(self.text[part], self.activation, "activation", -1.0, 1.0)
