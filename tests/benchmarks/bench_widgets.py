@@ -37,7 +37,9 @@ APPS = {
     "VariantSliders (chapter 05)": lambda: VariantSliders(
         **{name: learner_copy(getattr(variants, name))
            for name in ("peephole_lstm_cell_forward", "cifg_lstm_cell_forward", "gru_cell_forward")}),
-    "TemperatureApp (chapter 07, shipped model, 200 characters)": lambda: TemperatureApp(
+    "TemperatureApp (chapter 07, shipped model, 200 characters, as the notebook builds it)": lambda: TemperatureApp(
+        n=200),
+    "TemperatureApp (chapter 07, with a learner's sample)": lambda: TemperatureApp(
         sample=learner_copy(language_model.sample), n=200),
 }
 

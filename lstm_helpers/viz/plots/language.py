@@ -154,6 +154,7 @@ def colored_html(text, values, cmap="activation", vmin=-1.0, vmax=1.0, title="")
     if len(values) != len(text):
         raise ValueError(f"values has {len(values)} entries for {len(text)} characters")
     colors = colormaps[TEXT_CMAPS[cmap]](Normalize(vmin, vmax, clip=True)(np.nan_to_num(values)))
+    colors = 0.55 * colors + 0.45  # blended with white: dark ends of the map would hide black text
     spans = []
     for ch, rgba, value in zip(text, colors, values):
         shown = "↵\n" if ch == "\n" else html.escape(ch)

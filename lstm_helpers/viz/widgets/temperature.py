@@ -112,7 +112,8 @@ class TemperatureApp(SliderApp):
         self.chosen_line = self.strip.plot(np.arange(self.n), np.zeros(self.n), color=MODEL_COLORS["lstm"],
                                            lw=0.9)[0]
         self.strip_label = self.strip.text(0.99, 0.9, "", transform=self.strip.transAxes, ha="right", va="top",
-                                           fontsize=8)
+                                           fontsize=8, bbox={"facecolor": "white", "edgecolor": "none",
+                                                             "alpha": 0.85, "pad": 1.5})
         self.strip.set_xlim(0, max(self.n - 1, 1))
         self.strip.set_ylim(0, 1.05)
         self.strip.set_ylabel("p", fontsize=9)
