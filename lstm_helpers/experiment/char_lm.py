@@ -535,7 +535,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m lstm_helpers.experiment.char_lm",
         description="Train the chapter 07 language models (RNN, GRU, LSTM with equal parameter counts) and write "
-                    "the shipped weights and results. With the defaults this takes about an hour on two cores.")
+                    "the shipped weights and results. With the defaults this takes about 25 minutes on two idle cores, much longer on a busy machine.")
     parser.add_argument("--models", nargs="+", default=["rnn", "gru", "lstm"], choices=list(CELLS))
     parser.add_argument("--steps", type=int, default=SETTINGS["steps"])
     parser.add_argument("--seed", type=int, default=SETTINGS["seed"])
