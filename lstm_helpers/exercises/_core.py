@@ -20,7 +20,7 @@ import numpy as np
 # notebook, before any answer runs), so an answer that replaces
 # ``np.allclose`` or friends cannot change how a check compares.
 _abs, _max, _isfinite, _asarray = np.abs, np.max, np.isfinite, np.asarray
-_ndarray = np.ndarray
+_ndarray, _Generator = np.ndarray, np.random.Generator
 
 
 class CheckFailed(AssertionError):
@@ -164,11 +164,20 @@ def as_callable(exercise, answer):
     return lambda: answer
 
 
+def _copy_generator(rng):
+    """A new Generator in the same state as ``rng``: it draws the same numbers, and ``rng`` is left as it is."""
+    twin = _Generator(type(rng.bit_generator)())
+    twin.bit_generator.state = rng.bit_generator.state
+    return twin
+
+
 def _copy_inputs(inputs):
     out = {}
     for key, value in inputs.items():
         if isinstance(value, _ndarray):
             out[key] = value.copy()
+        elif isinstance(value, _Generator):  # the reference, the mistakes and the answer all draw the same numbers
+            out[key] = _copy_generator(value)
         elif isinstance(value, dict):
             out[key] = _copy_inputs(value)
         elif isinstance(value, list):
@@ -382,6 +391,12 @@ def _call_args(inputs):
     return [v for k, v in inputs.items() if not k.startswith("_")]
 
 
+def _answer_args(inputs):
+    """The answer's arguments: the trial's own arrays (so a change in place shows) and a copy of any
+    Generator in its state at the start of the trial (so later comparisons replay the same draws)."""
+    return [_copy_generator(v) if isinstance(v, _Generator) else v for v in _call_args(inputs)]
+
+
 def check_once(exercise, student_fn, inputs):
     """Run one trial; raise CheckFailed naming the problem (and the trial's edge case, if any)."""
     __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
@@ -401,7 +416,7 @@ def check_once(exercise, student_fn, inputs):
 def _check_once(exercise, student_fn, inputs):
     __tracebackhide__ = True  # IPython and pytest show the learner's frames, not ours
     who = f"{exercise.name}"
-    args = _call_args(inputs)
+    args = _answer_args(inputs)
     want_raw = exercise.reference(*_call_args(_copy_inputs(inputs)))
     want = flatten_outputs(want_raw, exercise.outputs, "reference")
     pristine = _copy_inputs(inputs)

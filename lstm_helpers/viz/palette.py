@@ -20,3 +20,7 @@ MODEL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c", "peephole
                 "rnn_mean": "#bcbd22", "rnn_attention": "#ff7f0e"}
 MODEL_LABELS = {"rnn": "tanh RNN", "lstm": "LSTM", "gru": "GRU", "peephole": "peephole LSTM", "cifg": "CIFG LSTM",
                 "rnn_mean": "tanh RNN + mean of its states", "rnn_attention": "tanh RNN + attention"}
+
+#: Colour maps for text coloured character by character (chapter 07): a cell's activation from
+#: -1 (blue) to +1 (red), and the probability a model gave a character from 0 (red) to 1 (green).
+TEXT_CMAPS = {"activation": "coolwarm", "probability": "RdYlGn"}

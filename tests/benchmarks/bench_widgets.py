@@ -20,8 +20,8 @@ import types
 import ipywidgets
 import numpy as np
 
-from lstm_helpers import lstm, variants
-from lstm_helpers.viz.widgets import GateSliders, GradientFlowApp, GradientView, VariantSliders
+from lstm_helpers import language_model, lstm, variants
+from lstm_helpers.viz.widgets import GateSliders, GradientFlowApp, GradientView, TemperatureApp, VariantSliders
 
 TARGET_MS = 100.0
 
@@ -37,6 +37,10 @@ APPS = {
     "VariantSliders (chapter 05)": lambda: VariantSliders(
         **{name: learner_copy(getattr(variants, name))
            for name in ("peephole_lstm_cell_forward", "cifg_lstm_cell_forward", "gru_cell_forward")}),
+    "TemperatureApp (chapter 07, shipped model, 200 characters, as the notebook builds it)": lambda: TemperatureApp(
+        n=200),
+    "TemperatureApp (chapter 07, with a learner's sample)": lambda: TemperatureApp(
+        sample=learner_copy(language_model.sample), n=200),
 }
 
 

@@ -9,5 +9,8 @@ from .gates import GateSliders, GradientView
 from .gradient_flow import Curve, GradientFlowApp, default_curves
 
 from .variants import VariantSliders
+from .temperature import TemperatureApp
+from .cells import CellViewer
 
-__all__ = ["SliderApp", "Curve", "GradientFlowApp", "default_curves", "GateSliders", "GradientView", "VariantSliders"]
+__all__ = ["SliderApp", "Curve", "GradientFlowApp", "default_curves", "GateSliders", "GradientView", "VariantSliders",
+           "TemperatureApp", "CellViewer"]
