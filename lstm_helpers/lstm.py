@@ -130,6 +130,11 @@ def _lstm_like_params(params, D, param_shapes, model):
     return check_params(params, param_shapes(D, H), model), H
 
 
+def check_lstm_params(params, D):
+    """Validate LSTM parameters for input size D; returns ``(params as float arrays, H)``."""
+    return _lstm_like_params(params, D, lstm_param_shapes, "LSTM")
+
+
 def cell_arguments(param_shapes, model):
     """The argument check of an LSTM-like step ``(x_t, h_prev, c_prev, params)``.
 
