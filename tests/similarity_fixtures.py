@@ -782,6 +782,15 @@ def package_reference(exercise):
     return "\n".join(line for line in source.splitlines() if not line.startswith("@")) + "\n"
 
 
+def code_exercises(chapter):
+    """``{exercise: solution cell}`` of the chapter's code exercises: the questions (a number or a word)
+    and the written answers (markdown) are left out, as no copier would disguise them."""
+    from lstm_helpers.exercises import EXERCISES
+
+    return {name: source for name, source in solution_sources(chapter).items()
+            if name in EXERCISES and EXERCISES[name].kind != "value"}
+
+
 def class_answers(chapter):
     """``{student: {exercise: answer cell}}`` of a small class (exercises left out are blank):
 
@@ -792,7 +801,7 @@ def class_answers(chapter):
     * ``blank_1`` and ``blank_2`` hand in the release untouched.
     """
     honest = honest_answers(chapter)
-    solutions = solution_sources(chapter)
+    solutions = code_exercises(chapter)
     students = {f"honest_{k + 1}": {name: cells[k] for name, cells in honest.items()} for k in range(3)}
     for k in (1, 2):
         students[f"copier_{k}"] = {name: disguise(cell, seed=10 * k + index) for index, (name, cell) in

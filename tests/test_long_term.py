@@ -401,7 +401,7 @@ def test_prediction_check_shows_a_wrong_word():
 
     with pytest.raises(CheckFailed, match="verdict is 'vanish' where 'vanishes' was expected"):
         exercises.check("predict_from_weights", misspelt)
-    with pytest.raises(CheckFailed, match="verdict should be a string"):
+    with pytest.raises(CheckFailed, match="verdict should be one of the words the question offers, not bool"):
         exercises.check("predict_from_weights", lambda W_h, activation="tanh": (1.0, True))
 
 

@@ -38,6 +38,7 @@ CH = "02_rnn"
 ANSWERS = ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward")
 WRONG_LINE = ("    h_t = np.tanh(hx @ W_h.T + b_h)\n", "    h_t = np.tanh(hx @ W_h.T)\n")  # b_h forgotten
 OWN_CELL = '# my own experiment\nh_demo, _ = rnn_forward(np.ones((3, 1, 2)), np.zeros((1, 4)), {"W_h": np.eye(4, 6), "b_h": np.zeros(4)})\nprint(h_demo.shape)'
+DEMO, ANNOTATED = "c21-cell", "c18-cell"  # chapter 02's "order matters" demo and the prose before it
 NOTE = "\n\n*My note: the order of the words changes the final state.*"
 NEW_DOCSTRING = '"""One step of a plain (Elman) RNN with a tanh activation.'
 NEW_PROSE = "Reading is cumulative: you never start again from nothing at each word."
@@ -83,15 +84,15 @@ def change_the_course(solution_path):
         cells[cell_id]["source"] = src(cells[cell_id]).replace(old, new)
 
     replace("c02-cell", "When you read, you do not start from nothing at every word.", NEW_PROSE)
-    replace("c12-cell", "Let us repeat", "We now repeat")  # the cell the learner annotated
+    replace("c18-cell", "Let us repeat", "We now repeat")  # the cell the learner annotated
     replace("c07-rnn-cell-forward", '"""One step of a tanh RNN.', NEW_DOCSTRING)  # prose of an answer cell
-    replace("c10-rnn-forward", "h = np.zeros((T, N, H))", "h = np.zeros((T, N, H), dtype=x.dtype)")  # its code
+    replace("c13-rnn-forward", "h = np.zeros((T, N, H))", "h = np.zeros((T, N, H), dtype=x.dtype)")  # its code
     chapter1 = {c["id"]: c for c in read(course.source_notebook(ROOT, "01_feedforward"))["cells"]}
     intro = {"cell_type": "markdown", "id": "relu-intro", "metadata": {},
              "source": "**A warm-up from chapter 1.** Write `relu(x)` again."}
     added = [intro, chapter1["c08-relu"], chapter1["c09-test-relu"]]
-    order = ([f"c{i:02d}" for i in range(0, 9)] + ["added"] + ["c17", "c18"]
-             + [f"c{i:02d}" for i in range(9, 17)] + ["c24"])  # c19-c23, rnn_backward's section, removed
+    order = ([f"c{i:02d}" for i in range(0, 9)] + ["added"] + ["c25", "c26"]
+             + [f"c{i:02d}" for i in range(9, 25)] + ["c38"])  # c27-c37, rnn_backward's section, removed
     prefix = {c["id"][:3]: c for c in nb["cells"]}
     new_cells = []
     for key in order:
@@ -136,9 +137,9 @@ def learner_answers(path):
         if gid == "rnn_cell_backward":
             cell["execution_count"] = 5
             cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "my run of the backward step\n"}]
-        if cell.get("id") == "c13-cell":
+        if cell.get("id") == DEMO:
             cell["source"] = src(cell).replace("default_rng(1)", "default_rng(7)")
-        if cell.get("id") == "c12-cell":
+        if cell.get("id") == ANNOTATED:
             cell["source"] = src(cell) + NOTE
     test_forward = next(i for i, c in enumerate(cells) if grade_id(c) == "test_rnn_forward")
     cells.insert(test_forward + 1, {"cell_type": "code", "id": "5e0d2b7a-own-cell", "metadata": {},
@@ -299,8 +300,8 @@ def test_update_carries_every_answer_and_the_checks_give_the_same_results(answer
     assert by_grade(after)["relu"]["source"] == by_grade(release)["relu"]["source"]  # new exercise, not started
     assert NEW_PROSE in src(body[2])
     demo = next(c for c in body if "default_rng(7)" in src(c))
-    old_demo = next(c for c in read(course.release_notebook(ROOT, CH))["cells"] if c["id"] == "c13-cell")
-    assert demo["id"] != "c13-cell" and src(demo) == src(old_demo).replace("default_rng(1)", "default_rng(7)")
+    old_demo = next(c for c in read(course.release_notebook(ROOT, CH))["cells"] if c["id"] == DEMO)
+    assert demo["id"] != DEMO and src(demo) == src(old_demo).replace("default_rng(1)", "default_rng(7)")
     # the annotated prose cell changed in the course too: the new text is in place, the note is kept
     assert any("We now repeat" in src(c) and NOTE not in src(c) for c in body)
     assert any(NOTE in src(c) for c in kept)
@@ -686,7 +687,9 @@ def test_lab_opens_the_workspace_and_says_where_it_is(course_copy, launches, mon
     assert lab.main(["--port=9999"], out=out) == 0
     folder = (course_copy / "workspace").resolve()
     first = out.getvalue()
-    assert f"Your workspace: {folder}" in first and "Created now, with 6 chapters" in first
+    chapters = len(list((course_copy / "notebooks").glob("0*/*.ipynb")))  # the release the learner has
+    assert chapters == 7
+    assert f"Your workspace: {folder}" in first and f"Created now, with {chapters} chapters" in first
     launch = launches[-1]
     assert f"--ServerApp.root_dir={folder}" in launch["args"] and launch["args"][-1] == "--port=9999"
     assert launch["cwd"] == str(course_copy)  # the course's nbgrader_config.py for Validate

@@ -168,8 +168,8 @@ class GateSliders(SliderApp):
         if not 0 <= self.spike_at < self.steps:
             raise ValueError(f"spike_at must be a step between 0 and {self.steps - 1}, got {spike_at}")
         self.cell, note = _own_cell(lstm_cell_forward)
-        if note:
-            print(note)
+        if lstm_cell_forward is not None and self.cell is not lstm_cell_forward:
+            print(note)  # the fallback is news to the learner, also where widgets do not render
         self.x = spike_input(self.steps, self.spike_at)
         self.rnn_curve = rnn_gradient_by_lag(self.steps)
         self._holding = False
