@@ -6,6 +6,9 @@
     lstm-course similarity SUBMITTED    near-identical answers, and copies of the reference
     lstm-course lab                     start JupyterLab on your workspace
     lstm-course update                  bring the course's new versions into your workspace, keeping your answers
+    lstm-course exchange STEP           the term through nbgrader's exchange: release, collect, feedback
+    lstm-course hub ...                 a class on one JupyterHub server: write its configuration, start it
+    lstm-course explore                 every slider app on one code-free page (Voila)
 
 Every subcommand has ``--help``.
 """
