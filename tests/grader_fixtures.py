@@ -50,7 +50,20 @@ def exercises(chapter):
 
 
 def max_points(chapter):
+    """The autograded points of ``chapter``."""
     return sum(points for _, _, points in exercises(chapter))
+
+
+def graded_cells(chapter):
+    """``[(grade id, points, graded by a person)]`` of every graded cell of the release, in notebook order:
+    the test cells, and the free-response answers (markdown) that an instructor grades."""
+    return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]), c.cell_type == "markdown")
+            for c in release_notebook(chapter).cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def manual_points(chapter):
+    """The points of ``chapter`` that wait for an instructor."""
+    return sum(points for _, points, manual in graded_cells(chapter) if manual)
 
 
 def make_submission(chapter, answers=None, blank=(), edit=None):

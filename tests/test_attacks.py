@@ -2,7 +2,7 @@
 
 Every attack below is a chapter 02 notebook whose answers write no honest
 exercise (so its honest score is 0), except ``honest_and_hostile``, which
-answers everything correctly *and* attacks (honest score 10). They are graded
+answers everything correctly *and* attacks (honest score: every autograded point). They are graded
 in one run, two workers at a time, next to honest full and blank
 submissions. Each of these attacks earned full marks, or cost honest
 students theirs, against the grader that decided scores inside the kernel.
@@ -24,15 +24,16 @@ from pathlib import Path
 
 import pytest
 
-from grader_fixtures import ROOT, append_code, make_submission, read_csv, run_cli, write_notebook
+from grader_fixtures import (ROOT, append_code, make_submission, max_points, read_csv, run_cli, solution_sources,
+                             write_notebook)
 from lstm_helpers.classroom import sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400), pytest.mark.skipif(sandbox.unavailable_reason() is not None,
                                                    reason=f"no sandbox here: {sandbox.unavailable_reason()}")]
 
 CH = "02_rnn"
-FULL = 10
-NOTHING = {"rnn_cell_forward": "", "rnn_forward": "", "rnn_cell_backward": "", "rnn_backward": ""}
+FULL = max_points(CH)  # every autograded point of the chapter
+NOTHING = {answer: "" for answer in solution_sources(CH)}  # every answer cell empty
 MARKER = 3617  # `sleep 3617` marks the attacks' own background processes
 
 

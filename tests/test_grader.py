@@ -11,8 +11,9 @@ import time
 import nbformat
 import pytest
 
-from grader_fixtures import (append_code, exercises, find_cell, literal, make_submission, max_points, read_csv,
-                             release_notebook, run_cli, visible_inputs, worker_tests, write_notebook)
+from grader_fixtures import (append_code, exercises, find_cell, graded_cells, literal, make_submission, manual_points,
+                             max_points, read_csv, release_notebook, run_cli, visible_inputs, worker_tests,
+                             write_notebook)
 
 pytestmark = pytest.mark.slow
 
@@ -101,6 +102,7 @@ def _class_files():
 
 
 M1, M2 = max_points(CH1), max_points(CH2)  # the autograded points of each chapter
+R1, R2 = manual_points(CH1), manual_points(CH2)  # the points of the free-response answers (an instructor's)
 EXPECTED_TOTAL = {  # what each submission loses: the exercises it gets wrong (see _class_files)
     "good": M1 + M2, "refcall": M1 - 2, "hardcode": M1 - 1, "patchnp": M1 - 1, "patchchecks": M1 - 1, "editdel": M1 - 1,
     "loop": M1 + M2 - 2, "deaf": M2 - 3, "exit": M1 + M2 - 4, "segv": M1 - 1, "bigout": M1, "warn": M1 - 1,
@@ -147,8 +149,8 @@ def test_one_row_per_student_with_every_column(graded_class):
     rows = graded_class["rows"]
     assert set(rows) == set(EXPECTED_TOTAL), "no student may be dropped, however broken the submission"
     header = list(next(iter(rows.values())))
-    tests1 = [f"{CH1}/{test}" for _, test, _ in exercises(CH1)]
-    tests2 = [f"{CH2}/{test}" for _, test, _ in exercises(CH2)]
+    tests1 = [f"{CH1}/{grade_id}" for grade_id, _, _ in graded_cells(CH1)]  # free-response answers too
+    tests2 = [f"{CH2}/{grade_id}" for grade_id, _, _ in graded_cells(CH2)]
     assert {f"{CH1}/test_{n}" for n in ("sigmoid", "relu", "dense_forward", "dense_backward")} <= set(tests1)
     assert {f"{CH2}/test_{n}" for n in ("rnn_cell_forward", "rnn_forward", "rnn_backward")} <= set(tests2)
     assert header == ["student", *tests1, *tests2, CH1, CH2, "total", "status"]
@@ -243,7 +245,8 @@ def test_edited_and_deleted_test_cells_are_restored_and_graded(graded_class):
     assert _score(row, CH1, "test_relu") == 1  # deleted: put back and graded
     assert _score(row, CH1, "test_dense_forward") == 2  # points metadata 100 -> back to 2
     tests = _tests(graded_class, "editdel", CH1)
-    assert not any(t["manual"] for t in tests.values()), "no manual-grading limbo"
+    assert not any(t["manual"] for name, t in tests.items() if name not in _reflections(CH1)), \
+        "no manual-grading limbo for a test cell"
     assert tests["test_sigmoid"]["outcome"] == "failed" and "tanh" in tests["test_sigmoid"]["message"]
     autograded = next((graded_class["base"] / "work" / "students").glob(f"editdel/autograded/*/{CH1}/{CH1}.ipynb"))
     nb = nbformat.read(str(autograded), as_version=4)
@@ -335,9 +338,13 @@ def test_check_agrees_with_grade_and_reports_progress(graded_class, tmp_path):
     assert re.search(r"FAIL\s+sigmoid\s+0/1\s+failed: .*RuntimeWarning", out), out
     assert re.search(r"PASS\s+relu\s+1/1\s+passed", out)
     assert re.search(r"TODO\s+rnn_cell_forward\s+0/2\s+not attempted", out)
-    assert f"score {M1 - 1:g}/{M1:g} (hidden tests included)" in out
+    assert f"score {M1 - 1:g}/{M1 + R1:g} (hidden tests included, {_waiting(R1)})" in out
     assert float(graded_class["rows"]["warn"][CH1]) == M1 - 1, "check and grade must agree"
-    assert "Progress across chapters" in out and re.search(rf"{CH2}\s+0/{M2:g}", out)
+    assert "Progress across chapters" in out and re.search(rf"{CH2}\s+0/{M2 + R2:g}", out)
+
+
+def _waiting(points):
+    return f"and {points:g} {'point awaits' if points == 1 else 'points await'} an instructor"
 
 
 def test_check_exit_codes(tmp_path):
@@ -345,7 +352,7 @@ def test_check_exit_codes(tmp_path):
     todo = write_notebook(release_notebook(CH1), tmp_path / "todo" / f"{CH1}.ipynb")
     ok = run_cli("check", good)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert f"score {M1:g}/{M1:g}" in ok.stdout
+    assert f"score {M1:g}/{M1 + R1:g} (hidden tests included, {_waiting(R1)})" in ok.stdout
     incomplete = run_cli("check", todo)
     assert incomplete.returncode == 3, incomplete.stdout + incomplete.stderr
     assert incomplete.stdout.count("not attempted") == len(exercises(CH1))  # questions too

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from grader_fixtures import ROOT
+from grader_fixtures import ROOT, chapters, release_notebook
 from lstm_helpers.classroom import sandbox
 from lstm_helpers.classroom.nbgrader_plugins import SandboxKernelManager
 
@@ -143,3 +143,18 @@ def test_memory_and_processes_are_bounded(probed):
 def test_the_socket_folder_is_sealed_once_the_kernel_is_up(probed):
     assert "socket folder sealed" in probed["out"]["sockets"]
 
+
+
+@pytest.mark.parametrize("chapter", chapters())
+def test_the_setup_cell_imports_in_the_chapters_package_build(tmp_path, chapter):
+    """Importing the checks must not call a reference that the chapter's build stubs (a question's
+    wrong answer computed at import, say): the learner's setup cell would fail while graded."""
+    build = sandbox.build_package(tmp_path, sandbox.blocked_references(chapter))
+    setup = next(cell.source for cell in release_notebook(chapter).cells
+                 if cell.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    imports = "\n".join(line for line in setup.splitlines() if line.startswith(("import ", "from ")))
+    probe = imports + "\nimport lstm_helpers.exercises as e\nprint('exercises:', len(e.EXERCISES))\n"
+    result = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ, PYTHONPATH=str(build), MPLBACKEND="Agg"),
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "exercises:" in result.stdout

@@ -48,7 +48,8 @@ def print_chapter(result, path, out):
     if result.notes:
         print("  notes: " + "; ".join(result.notes), file=out)
     waiting = result.awaiting_manual
-    extra = f", and {fmt(sum(t.max for t in waiting))} points await an instructor" if waiting else ""
+    points = sum(t.max for t in waiting)
+    extra = f", and {fmt(points)} {'point awaits' if points == 1 else 'points await'} an instructor" if waiting else ""
     print(f"  score {fmt(result.score)}/{fmt(result.max)} (hidden tests included{extra})", file=out)
     return code
 
