@@ -21,6 +21,7 @@ Tasks (JSON):
   without a course folder).
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -56,6 +57,18 @@ def _read_jsonl(path):
         return []
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+@contextlib.contextmanager
+def _recording(result, events_file, started):
+    """The ``with`` block fills ``result``: an error in it becomes ``result["error"]``. Afterwards, error or
+    not, ``result`` gets the executor's events and the seconds since ``started``."""
+    try:
+        yield
+    except Exception:
+        result["error"] = _tail(traceback.format_exc())
+    result["events"] = _read_jsonl(events_file)
+    result["seconds"] = round(time.time() - started, 3)
 
 
 def _cell_outcome(cell):
@@ -143,7 +156,7 @@ def grade_chapter(task, chapter):
                          verdicts_file=verdicts_file, test_plan=_plan(task["plans"][chapter]), sandbox=sandbox)
     result = {"chapter": chapter, "graded": False, "error": None, "tests": [], "events": [], "feedback": None,
               "manual_scores": []}
-    try:
+    with _recording(result, events_file, started):
         coursedir = CourseDirectory(config=cfg)
         coursedir.assignment_id, coursedir.student_id = chapter, student
         app = Autograde(coursedir=coursedir, config=cfg)
@@ -172,10 +185,6 @@ def grade_chapter(task, chapter):
                     result["feedback"] = folder
                 else:
                     result["feedback_error"] = _tail(done.get("error") or done.get("log"))
-    except Exception:
-        result["error"] = _tail(traceback.format_exc())
-    result["events"] = _read_jsonl(events_file)
-    result["seconds"] = round(time.time() - started, 3)
     return result
 
 
@@ -202,7 +211,7 @@ def check(task):
                           verdicts_file=verdicts_file, test_plan=_plan(task["plan"]), sandbox=sandbox)
     nb = nbformat.read(task["notebook"], as_version=4)
     result = {"graded": False, "error": None, "tests": [], "events": []}
-    try:
+    with _recording(result, events_file, started):
         executor = TrustedExecute(config=cfg)
         executor.preprocess(nb, {"metadata": {"path": task["cwd"]}})
         grades = {}
@@ -217,10 +226,6 @@ def check(task):
                     grades[meta["grade_id"]] = (points, points, False)
         result["tests"] = outcomes(nb, grades, _read_jsonl(verdicts_file))
         result["graded"] = True
-    except Exception:
-        result["error"] = _tail(traceback.format_exc())
-    result["events"] = _read_jsonl(events_file)
-    result["seconds"] = round(time.time() - started, 3)
     return result
 
 

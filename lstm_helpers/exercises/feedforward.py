@@ -12,7 +12,8 @@ from itertools import permutations
 import numpy as np
 
 from .. import feedforward as ref
-from ._core import CACHE, Exercise, Mistake, no_inputs, returns
+from ._core import CACHE, Exercise, Mistake, returns
+from ._questions import answer, question
 
 CHAPTER = "01_feedforward"
 
@@ -140,52 +141,26 @@ EXERCISES = [
                     lambda dy, cache: (-dy @ cache["W"], dy.T @ cache["x"], dy.sum(axis=0))),
         ],
     ),
-    Exercise(
-        name="max_slopes",
-        kind="value",
-        prediction=True,
-        reference=_max_slopes,
-        make_inputs=no_inputs,
-        outputs=returns("sigmoid_slope", "tanh_slope"),
-        rtol=1e-3,
-        mistakes=[
-            Mistake("0.5 is the sigmoid's value at 0, not its slope: sigma'(x) = sigma(x) (1 - sigma(x)) is "
-                    "largest where sigma = 1/2, which gives 1/2 * 1/2.", lambda: (0.5, 1.0)),
-            Mistake("the two slopes are swapped: the answer is (sigmoid's, tanh's), and the sigmoid is the "
-                    "flatter one.", lambda: (1.0, 0.25)),
-            Mistake("the sigmoid's slope is not 1: sigma'(x) = sigma(x) (1 - sigma(x)) is at most 1/4, "
-                    "four times flatter than tanh.", lambda: (1.0, 1.0)),
-        ],
-    ),
-    Exercise(
-        name="slip_relative_error",
-        kind="value",
-        prediction=True,
-        reference=_slip_relative_error,
-        make_inputs=no_inputs,
-        outputs=returns("relative_error"),
-        rtol=0.02,
-        mistakes=[
-            Mistake("1/3 is the ratio of the slipped dW to the right one; the check prints the error "
-                    "|dW/3 - dW| / |dW| = 1 - 1/3.", lambda: 1 / 3),
-            Mistake("3 is the factor between the two gradients; the check prints the relative error "
-                    "|dW/3 - dW| / |dW| = 1 - 1/3.", lambda: 3.0),
-            Mistake("the slip divides dW by N = 3, it does not multiply it: the error is "
-                    "|dW/3 - dW| / |dW| = 1 - 1/3, not |3 dW - dW| / |dW|.", lambda: 2.0),
-        ],
-    ),
-    Exercise(
-        name="distinct_outputs",
-        kind="value",
-        prediction=True,
-        reference=_distinct_reader_outputs,
-        make_inputs=no_inputs,
-        outputs=returns("distinct_outputs"),
-        mistakes=[
-            Mistake("the reader adds the word vectors before anything else happens, and a sum is the same "
-                    "in every order: all six sentences give one output.", lambda: 6),
-            Mistake("dog bites man and man bites dog are different sentences but the same bag of words: "
-                    "all six orders give one output.", lambda: 2),
-        ],
-    ),
+    question("max_slopes", _max_slopes, ("sigmoid_slope", "tanh_slope"), rtol=1e-3, mistakes=[
+        Mistake("0.5 is the sigmoid's value at 0, not its slope: sigma'(x) = sigma(x) (1 - sigma(x)) is "
+                "largest where sigma = 1/2, which gives 1/2 * 1/2.", answer((0.5, 1.0))),
+        Mistake("the two slopes are swapped: the answer is (sigmoid's, tanh's), and the sigmoid is the "
+                "flatter one.", answer((1.0, 0.25))),
+        Mistake("the sigmoid's slope is not 1: sigma'(x) = sigma(x) (1 - sigma(x)) is at most 1/4, "
+                "four times flatter than tanh.", answer((1.0, 1.0))),
+    ]),
+    question("slip_relative_error", _slip_relative_error, "relative_error", rtol=0.02, mistakes=[
+        Mistake("1/3 is the ratio of the slipped dW to the right one; the check prints the error "
+                "|dW/3 - dW| / |dW| = 1 - 1/3.", answer(1 / 3)),
+        Mistake("3 is the factor between the two gradients; the check prints the relative error "
+                "|dW/3 - dW| / |dW| = 1 - 1/3.", answer(3.0)),
+        Mistake("the slip divides dW by N = 3, it does not multiply it: the error is "
+                "|dW/3 - dW| / |dW| = 1 - 1/3, not |3 dW - dW| / |dW|.", answer(2.0)),
+    ]),
+    question("distinct_outputs", _distinct_reader_outputs, mistakes=[
+        Mistake("the reader adds the word vectors before anything else happens, and a sum is the same "
+                "in every order: all six sentences give one output.", answer(6)),
+        Mistake("dog bites man and man bites dog are different sentences but the same bag of words: "
+                "all six orders give one output.", answer(2)),
+    ]),
 ]

@@ -21,17 +21,16 @@
 import numpy as np
 
 from .. import language_model as ref
-from ..lstm import lstm_backward, lstm_cell_forward, lstm_forward
+from ..lstm import GATES, lstm_backward, lstm_cell_forward, lstm_forward
 from ._core import GRADS, Exercise, Mistake, returns
-from .long_range_experiment import _lstm_params
-from .long_term_dependencies import _CaseCycle
+from ._inputs import CaseCycle, gate_params
 
 CHAPTER = "07_language_model"
 
 
 # -- temporal_softmax_loss ---------------------------------------------------------------------------
 
-_LOSS_CASES = _CaseCycle(["plain", "large"])
+_LOSS_CASES = CaseCycle(["plain", "large"])
 
 
 def _loss_inputs(rng, hidden):
@@ -109,7 +108,7 @@ def _tbptt_inputs(rng, hidden):
         V, H = int(rng.integers(3, 8)), int(rng.integers(2, 6))
     else:
         T, N, V, H = 4, 3, 5, 2  # V, N and H differ, so a transposed or mis-summed gradient has the wrong shape
-    params = _lstm_params(rng, V, H)
+    params = gate_params(rng, GATES, V, H, bias_scale=0.5)
     params["W_y"] = rng.standard_normal((V, H)) / np.sqrt(H)
     params["b_y"] = rng.uniform(-0.5, 0.5, V)
     ids = rng.integers(0, V, (T + 1, N))
@@ -147,14 +146,14 @@ def _tbptt_variant(start="carried", dh="every", norm="N", returned="last", db_y=
 
 # -- sample ------------------------------------------------------------------------------------------
 
-_SAMPLE_CASES = _CaseCycle(["one", "greedy", "low", "high"])
+_SAMPLE_CASES = CaseCycle(["one", "greedy", "low", "high"])
 _PRIME_CHARS = "abcdefghijklmnopqrstuvwxyz_ ()=:.'\""
 
 
 def _sample_inputs(rng, hidden):
     case = _SAMPLE_CASES.next(rng)
     H = int(rng.integers(3, 9)) if hidden else 5
-    params = _lstm_params(rng, ref.V, H)
+    params = gate_params(rng, GATES, ref.V, H, bias_scale=0.5)
     params["W_y"] = 3.0 * rng.standard_normal((ref.V, H))  # peaked distributions: temperature matters
     params["b_y"] = rng.standard_normal(ref.V)
     prime = "".join(rng.choice(list(_PRIME_CHARS), size=int(rng.integers(2, 7))))

@@ -31,21 +31,12 @@ from ..experiment import training as ref
 from ..experiment.data import adding_problem
 from ..gradients import clip_grad_norm, global_norm
 from ._core import Exercise, Mistake, entries, returns
+from ._inputs import CaseCycle, gate_params
 from ._questions import answer, question
-from .long_term_dependencies import _CaseCycle
 
 CHAPTER = "06_long_range_experiment"
 
-_STEP_CASES = _CaseCycle(["clip", "keep"])
-
-
-def _lstm_params(rng, D, H):
-    """A different random draw for every gate, and nonzero biases, so any mix-up shows."""
-    params = {}
-    for g in lstm_ref.GATES:
-        params[f"W_{g}"] = rng.standard_normal((H, H + D)) / np.sqrt(H + D)
-        params[f"b_{g}"] = 0.5 * rng.standard_normal(H)
-    return params
+_STEP_CASES = CaseCycle(["clip", "keep"])
 
 
 def _reference_grads(params, x, y):
@@ -60,7 +51,7 @@ def _step_inputs(rng, hidden):
     else:
         T, N, H = 6, 4, 3  # D = 2, K = 1: H differs from both, so a transpose shows as a shape
     x, y = adding_problem(N, T, rng)
-    params = _lstm_params(rng, x.shape[2], H)
+    params = gate_params(rng, lstm_ref.GATES, x.shape[2], H, bias_scale=0.5)
     params["W_y"] = rng.standard_normal((y.shape[1], H)) / np.sqrt(H)
     params["b_y"] = rng.uniform(0.3, 0.7, y.shape[1])
     grads = _reference_grads(params, x, y)
@@ -184,7 +175,7 @@ EXERCISES = [
 # "plain" scores are about 1 in size; in "large" ones the largest score of every sequence is +1000,
 # where np.exp overflows unless the largest score is subtracted first. The first two trials of every
 # run have H_v = H (so that averaging the keys instead of the values can show); later ones need not.
-_ATTENTION_CASES = _CaseCycle([("plain", True), ("large", True), ("plain", False)])
+_ATTENTION_CASES = CaseCycle([("plain", True), ("large", True), ("plain", False)])
 _LARGE_SCORE = 1000.0
 
 

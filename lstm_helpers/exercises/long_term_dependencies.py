@@ -19,23 +19,11 @@ import numpy as np
 from .. import gradients as ref
 from ..experiment import training
 from ..feedforward import sigmoid, sigmoid_grad
-from ._core import GRADS, Exercise, Mistake, no_inputs, returns
+from ._core import GRADS, Exercise, Mistake, returns
+from ._inputs import CaseCycle
+from ._questions import answer, question
 
 CHAPTER = "03_long_term_dependencies"
-
-
-class _CaseCycle:
-    """Hands out ``cases`` in order, starting again for every new Generator."""
-
-    def __init__(self, cases):
-        self.cases, self.rng, self.count = tuple(cases), None, 0
-
-    def next(self, rng):
-        if rng is not self.rng:  # a new check run
-            self.rng, self.count = rng, 0
-        case = self.cases[self.count % len(self.cases)]
-        self.count += 1
-        return case
 
 
 # -- the gradient norm at each lag ----------------------------------------------------------------
@@ -81,7 +69,7 @@ def _lag_variant(local_grad=lambda h: 1.0 - h ** 2, block="recurrent", derivativ
 
 # -- the prediction from the weights --------------------------------------------------------------
 
-_PREDICT_CASES = _CaseCycle([
+_PREDICT_CASES = CaseCycle([
     ("tanh", (0.3, 0.9)),  # vanishes
     ("sigmoid", (0.3, 0.9)),  # vanishes: between gamma = 1/4 and 1, so both gamma slips show
     ("tanh", (1.2, 3.5)),  # may explode; below 4, so the sigmoid's threshold used for tanh shows
@@ -127,7 +115,7 @@ def _predict_variant(sigma="largest_singular", block="recurrent", threshold="one
 
 # -- clipping by the global norm ------------------------------------------------------------------
 
-_CLIP_CASES = _CaseCycle(["clip", "clip_small", "keep", "zero"])
+_CLIP_CASES = CaseCycle(["clip", "clip_small", "keep", "zero"])
 
 
 def _clip_inputs(rng, hidden):
@@ -339,95 +327,46 @@ EXERCISES = [
                     _clip_variant("norm_after")),
         ],
     ),
-    Exercise(
-        name="norm_at_threshold",
-        kind="value",
-        prediction=True,
-        reference=_norm_at_threshold,
-        make_inputs=no_inputs,
-        outputs=returns("norm_at_threshold"),
-        mistakes=[
-            Mistake("sigma_max = 1 only bounds each factor by 1. The inputs push the units away from 0, where "
-                    "the slopes 1 - h**2 are below 1, and fifty of them multiply: the norm falls far below 1.",
-                    lambda: THRESHOLD_WORDS[1]),
-            Mistake("with sigma_max = 1 no factor can stretch a vector, so the product cannot grow: at most it "
-                    "stays at 1, and the slopes below 1 make it fall far below.", lambda: THRESHOLD_WORDS[2]),
-        ],
-    ),
-    Exercise(
-        name="latch_log10_norm_at_lag_10",
-        kind="value",
-        prediction=True,
-        reference=_latch_log10_norm,
-        make_inputs=no_inputs,
-        outputs=returns("latch_log10_norm_at_lag_10"),
-        rtol=0.0,
-        atol=1.0,  # within a factor of 10 of the measurement: an estimate from the slope at 0.96 is right
-        mistakes=[
-            Mistake("that is one step back: each step multiplies by W_rec times the slope, about 2 * 0.08, and "
-                    "ten steps multiply ten such factors.", lambda: float(np.log10(2 * (1 - 0.96 ** 2)))),
-            Mistake("the slope 1 - h**2 is missing: at h = 0.96 the tanh is nearly flat (slope about 0.08), so "
-                    "each step shrinks the gradient although W_rec = 2.", lambda: float(10 * np.log10(2.0))),
-            Mistake("a latch keeps its state, but not its gradient: the flat tanh passes back only about 0.08 of "
-                    "it per step, times W_rec = 2.", lambda: 0.0),
-        ],
-    ),
-    Exercise(
-        name="sigmoid_threshold",
-        kind="value",
-        reference=_sigmoid_threshold,
-        make_inputs=no_inputs,
-        outputs=returns("sigmoid_threshold"),
-        mistakes=[
-            Mistake("1/4 is gamma, the sigmoid's largest slope; vanishing is guaranteed when gamma * sigma_max < 1, "
-                    "that is for sigma_max below 1/gamma.", lambda: 0.25),
-            Mistake("1 is the threshold for tanh (gamma = 1); the sigmoid is four times flatter, gamma = 1/4, so "
-                    "its threshold 1/gamma is four times higher.", lambda: 1.0),
-        ],
-    ),
-    Exercise(
-        name="large_inputs_verdict",
-        kind="value",
-        prediction=True,
-        reference=_large_inputs_verdict,
-        make_inputs=no_inputs,
-        outputs=returns("large_inputs_verdict"),
-        mistakes=[
-            Mistake("sigma_max > 1 only makes explosion possible. Inputs of scale 2 saturate the units, their "
-                    "slopes 1 - h**2 are near 0, and the gradient vanishes anyway.", lambda: "explodes"),
-        ],
-    ),
-    Exercise(
-        name="norm_at_lag_10_without_input",
-        kind="value",
-        prediction=True,
-        reference=_norm_without_input,
-        make_inputs=no_inputs,
-        outputs=returns("norm_at_lag_10_without_input"),
-        rtol=0.02,
-        mistakes=[
-            Mistake("the ten factors multiply, they do not add: 1.5 ** 10, not 1.5 * 10.",
-                    lambda: NO_INPUT_SIGMA * NO_INPUT_LAG),
-            Mistake("1.5 is one step back. Without input every state stays 0, every slope is 1, and ten factors "
-                    "of 1.5 times an orthogonal matrix stretch by 1.5 ** 10.", lambda: NO_INPUT_SIGMA),
-            Mistake("an orthogonal matrix keeps lengths, but W_rec is 1.5 times one: each step stretches by 1.5.",
-                    lambda: 1.0),
-            Mistake("no input does not mean no gradient: the states sit at 0, where the tanh is steepest "
-                    "(slope 1), so the gradient is as large as the bound allows.", lambda: 0.0),
-        ],
-    ),
-    Exercise(
-        name="unclipped_spike",
-        kind="value",
-        prediction=True,
-        reference=_unclipped_spike,
-        make_inputs=no_inputs,
-        outputs=returns("unclipped_spike"),
-        mistakes=[
-            Mistake("an exploding gradient is loud: a few huge gradients throw the unclipped weights far away, "
-                    "and its loss spikes by orders of magnitude above the clipped run's.", lambda: SPIKE_WORDS[0]),
-            Mistake("the spike is far larger than 10 times: the gradient norms before clipping reach thousands, "
-                    "and the unclipped loss follows them (see the log axes).", lambda: SPIKE_WORDS[1]),
-        ],
-    ),
+    question("norm_at_threshold", _norm_at_threshold, mistakes=[
+        Mistake("sigma_max = 1 only bounds each factor by 1. The inputs push the units away from 0, where "
+                "the slopes 1 - h**2 are below 1, and fifty of them multiply: the norm falls far below 1.",
+                answer(THRESHOLD_WORDS[1])),
+        Mistake("with sigma_max = 1 no factor can stretch a vector, so the product cannot grow: at most it "
+                "stays at 1, and the slopes below 1 make it fall far below.", answer(THRESHOLD_WORDS[2])),
+    ]),
+    # atol 1 on a log10: within a factor of 10 of the measurement, so an estimate from the slope at 0.96 is right
+    question("latch_log10_norm_at_lag_10", _latch_log10_norm, rtol=0.0, atol=1.0, mistakes=[
+        Mistake("that is one step back: each step multiplies by W_rec times the slope, about 2 * 0.08, and "
+                "ten steps multiply ten such factors.", answer(float(np.log10(2 * (1 - 0.96 ** 2))))),
+        Mistake("the slope 1 - h**2 is missing: at h = 0.96 the tanh is nearly flat (slope about 0.08), so "
+                "each step shrinks the gradient although W_rec = 2.", answer(float(10 * np.log10(2.0)))),
+        Mistake("a latch keeps its state, but not its gradient: the flat tanh passes back only about 0.08 of "
+                "it per step, times W_rec = 2.", answer(0.0)),
+    ]),
+    question("sigmoid_threshold", _sigmoid_threshold, prediction=False, mistakes=[
+        Mistake("1/4 is gamma, the sigmoid's largest slope; vanishing is guaranteed when gamma * sigma_max < 1, "
+                "that is for sigma_max below 1/gamma.", answer(0.25)),
+        Mistake("1 is the threshold for tanh (gamma = 1); the sigmoid is four times flatter, gamma = 1/4, so "
+                "its threshold 1/gamma is four times higher.", answer(1.0)),
+    ]),
+    question("large_inputs_verdict", _large_inputs_verdict, mistakes=[
+        Mistake("sigma_max > 1 only makes explosion possible. Inputs of scale 2 saturate the units, their "
+                "slopes 1 - h**2 are near 0, and the gradient vanishes anyway.", answer("explodes")),
+    ]),
+    question("norm_at_lag_10_without_input", _norm_without_input, rtol=0.02, mistakes=[
+        Mistake("the ten factors multiply, they do not add: 1.5 ** 10, not 1.5 * 10.",
+                answer(NO_INPUT_SIGMA * NO_INPUT_LAG)),
+        Mistake("1.5 is one step back. Without input every state stays 0, every slope is 1, and ten factors "
+                "of 1.5 times an orthogonal matrix stretch by 1.5 ** 10.", answer(NO_INPUT_SIGMA)),
+        Mistake("an orthogonal matrix keeps lengths, but W_rec is 1.5 times one: each step stretches by 1.5.",
+                answer(1.0)),
+        Mistake("no input does not mean no gradient: the states sit at 0, where the tanh is steepest "
+                "(slope 1), so the gradient is as large as the bound allows.", answer(0.0)),
+    ]),
+    question("unclipped_spike", _unclipped_spike, mistakes=[
+        Mistake("an exploding gradient is loud: a few huge gradients throw the unclipped weights far away, "
+                "and its loss spikes by orders of magnitude above the clipped run's.", answer(SPIKE_WORDS[0])),
+        Mistake("the spike is far larger than 10 times: the gradient norms before clipping reach thousands, "
+                "and the unclipped loss follows them (see the log axes).", answer(SPIKE_WORDS[1])),
+    ]),
 ]

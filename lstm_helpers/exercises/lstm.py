@@ -22,7 +22,9 @@ import numpy as np
 
 from .. import lstm as ref
 from ..feedforward import sigmoid
-from ._core import CACHE, GRADS, Exercise, Mistake, no_inputs, returns
+from ._core import CACHE, GRADS, Exercise, Mistake, returns
+from ._inputs import gate_params
+from ._questions import answer, question
 
 CHAPTER = "04_lstm"
 
@@ -48,18 +50,9 @@ def _dims(rng, hidden):
     return 4, 2, 3, 5  # D != H, so a wrong concatenation or split shows
 
 
-def _params(rng, D, H):
-    """A different random draw for every gate, so using one gate's weights for another shows."""
-    params = {}
-    for g in ref.GATES:
-        params[f"W_{g}"] = rng.standard_normal((H, H + D)) / np.sqrt(H + D)
-        params[f"b_{g}"] = rng.standard_normal(H)
-    return params
-
-
 def _gate_inputs(rng, hidden):
     _, N, D, H = _dims(rng, hidden)
-    return {"hx": rng.standard_normal((N, H + D)), "params": _params(rng, D, H)}
+    return {"hx": rng.standard_normal((N, H + D)), "params": gate_params(rng, ref.GATES, D, H)}
 
 
 def _bias_inputs(rng, hidden):
@@ -75,7 +68,7 @@ def _cell_inputs(rng, hidden):
         "x_t": rng.standard_normal((N, D)),
         "h_prev": rng.uniform(-1, 1, (N, H)),
         "c_prev": rng.standard_normal((N, H)),
-        "params": _params(rng, D, H),
+        "params": gate_params(rng, ref.GATES, D, H),
     }
 
 
@@ -91,7 +84,7 @@ def _seq_inputs(rng, hidden):
         "x": rng.standard_normal((T, N, D)),
         "h0": rng.uniform(-1, 1, (N, H)),
         "c0": rng.standard_normal((N, H)),
-        "params": _params(rng, D, H),
+        "params": gate_params(rng, ref.GATES, D, H),
     }
 
 
@@ -378,39 +371,23 @@ def _rnn_setting_near_1():
 
 
 EXERCISES = [
-    Exercise(
-        name="lstm_parameter_count",
-        kind="value",
-        reference=_lstm_parameter_count,
-        make_inputs=no_inputs,
-        outputs=returns("lstm_parameter_count"),
-        mistakes=[
-            Mistake("that is one layer's worth, an RNN's count; the LSTM has four layers (f, i, c_tilde, o), "
-                    "each with its own W (H, H + D) and b (H,).", lambda: COUNT_H * (COUNT_H + COUNT_D) + COUNT_H),
-            Mistake("the four biases are missing from the count: each layer also has b of shape (H,).",
-                    lambda: 4 * COUNT_H * (COUNT_H + COUNT_D)),
-            Mistake("every layer reads [h_prev, x_t], so each W has H + D columns, not D.",
-                    lambda: 4 * (COUNT_H * COUNT_D + COUNT_H)),
-            Mistake("the candidate is a layer too, with its own W_c and b_c: four layers, not three.",
-                    lambda: 3 * (COUNT_H * (COUNT_H + COUNT_D) + COUNT_H)),
-        ],
-    ),
-    Exercise(
-        name="fraction_left_after_20",
-        kind="value",
-        prediction=True,
-        reference=lambda: FORGET ** STEPS,
-        make_inputs=no_inputs,
-        outputs=returns("fraction_left_after_20"),
-        rtol=0.02,
-        mistakes=[
-            Mistake("each step multiplies the cell state by f = 0.9, so twenty steps leave 0.9 ** 20, not 1 minus "
-                    "twenty times 0.1: the losses compound.", lambda: 1 - (1 - FORGET) * STEPS),
-            Mistake("0.9 is what one step keeps; twenty steps keep 0.9 ** 20.", lambda: FORGET),
-            Mistake("f is the fraction kept, not the fraction erased: each step keeps 0.9 of the state.",
-                    lambda: (1 - FORGET) ** STEPS),
-        ],
-    ),
+    question("lstm_parameter_count", _lstm_parameter_count, prediction=False, mistakes=[
+        Mistake("that is one layer's worth, an RNN's count; the LSTM has four layers (f, i, c_tilde, o), "
+                "each with its own W (H, H + D) and b (H,).", answer(COUNT_H * (COUNT_H + COUNT_D) + COUNT_H)),
+        Mistake("the four biases are missing from the count: each layer also has b of shape (H,).",
+                answer(4 * COUNT_H * (COUNT_H + COUNT_D))),
+        Mistake("every layer reads [h_prev, x_t], so each W has H + D columns, not D.",
+                answer(4 * (COUNT_H * COUNT_D + COUNT_H))),
+        Mistake("the candidate is a layer too, with its own W_c and b_c: four layers, not three.",
+                answer(3 * (COUNT_H * (COUNT_H + COUNT_D) + COUNT_H))),
+    ]),
+    question("fraction_left_after_20", lambda: FORGET ** STEPS, rtol=0.02, mistakes=[
+        Mistake("each step multiplies the cell state by f = 0.9, so twenty steps leave 0.9 ** 20, not 1 minus "
+                "twenty times 0.1: the losses compound.", answer(1 - (1 - FORGET) * STEPS)),
+        Mistake("0.9 is what one step keeps; twenty steps keep 0.9 ** 20.", answer(FORGET)),
+        Mistake("f is the fraction kept, not the fraction erased: each step keeps 0.9 of the state.",
+                answer((1 - FORGET) ** STEPS)),
+    ]),
     Exercise(
         name="lstm_gates",
         reference=lstm_gates,
@@ -429,23 +406,14 @@ EXERCISES = [
         block=("lstm_helpers.lstm:lstm_cell_forward",),
         mistakes=_CELL_MISTAKES,
     ),
-    Exercise(
-        name="c_after_write_and_keep",
-        kind="value",
-        prediction=True,
-        reference=lambda: SLIDER_C0 + SLIDER_CANDIDATE,
-        make_inputs=no_inputs,
-        outputs=returns("c_after_write_and_keep"),
-        rtol=0.01,
-        mistakes=[
-            Mistake("with f = 1 nothing is erased: the spike's candidate is added to the memory c_0 = 0.5 that "
-                    "was already there.", lambda: SLIDER_CANDIDATE),
-            Mistake("with i = 1 the input gate is wide open, so the spike's candidate 0.8 gets in and is added "
-                    "to c_0.", lambda: SLIDER_C0),
-            Mistake("i = 1 at every step, but the candidate is 0 except at the spike (the input is 0 there), so "
-                    "the 0.8 is added once.", lambda: SLIDER_C0 + SLIDER_CANDIDATE * SLIDER_STEPS),
-        ],
-    ),
+    question("c_after_write_and_keep", lambda: SLIDER_C0 + SLIDER_CANDIDATE, rtol=0.01, mistakes=[
+        Mistake("with f = 1 nothing is erased: the spike's candidate is added to the memory c_0 = 0.5 that "
+                "was already there.", answer(SLIDER_CANDIDATE)),
+        Mistake("with i = 1 the input gate is wide open, so the spike's candidate 0.8 gets in and is added "
+                "to c_0.", answer(SLIDER_C0)),
+        Mistake("i = 1 at every step, but the candidate is 0 except at the spike (the input is 0 there), so "
+                "the 0.8 is added once.", answer(SLIDER_C0 + SLIDER_CANDIDATE * SLIDER_STEPS)),
+    ]),
     Exercise(
         name="lstm_forward",
         reference=ref.lstm_forward,
@@ -469,23 +437,14 @@ EXERCISES = [
                     _forward_variant("swap_outputs")),
         ],
     ),
-    Exercise(
-        name="fresh_cell_memory",
-        kind="value",
-        prediction=True,
-        reference=lambda: float(sigmoid(FRESH_BIAS)) ** FRESH_STEPS,
-        make_inputs=no_inputs,
-        outputs=returns("fresh_cell_memory"),
-        rtol=0.1,
-        mistakes=[
-            Mistake("sigmoid(1) = 0.73 is what one step keeps; 33 steps keep 0.73 ** 33.",
-                    lambda: float(sigmoid(FRESH_BIAS))),
-            Mistake("the belt can carry a value unchanged only when f = 1; a fresh cell's f = sigmoid(1) = 0.73 "
-                    "erases a quarter of it at every step.", lambda: 1.0),
-            Mistake("0.5 ** 33 is what a forget bias of 0 would keep (sigmoid(0) = 0.5); init_lstm_params "
-                    "sets b_f = 1, so f = sigmoid(1) = 0.73.", lambda: 0.5 ** FRESH_STEPS),
-        ],
-    ),
+    question("fresh_cell_memory", lambda: float(sigmoid(FRESH_BIAS)) ** FRESH_STEPS, rtol=0.1, mistakes=[
+        Mistake("sigmoid(1) = 0.73 is what one step keeps; 33 steps keep 0.73 ** 33.",
+                answer(float(sigmoid(FRESH_BIAS)))),
+        Mistake("the belt can carry a value unchanged only when f = 1; a fresh cell's f = sigmoid(1) = 0.73 "
+                "erases a quarter of it at every step.", answer(1.0)),
+        Mistake("0.5 ** 33 is what a forget bias of 0 would keep (sigmoid(0) = 0.5); init_lstm_params "
+                "sets b_f = 1, so f = sigmoid(1) = 0.73.", answer(0.5 ** FRESH_STEPS)),
+    ]),
     Exercise(
         name="forget_bias_to_keep",
         reference=forget_bias_to_keep,
@@ -579,39 +538,22 @@ EXERCISES = [
                     _backward_variant("cell", _cell_backward_variant("no_tanh_path"))),
         ],
     ),
-    Exercise(
-        name="forget_gate_for_half_at_200",
-        kind="value",
-        prediction=True,
-        reference=lambda: VIEW_KEEP ** (1.0 / VIEW_STEPS),
-        make_inputs=no_inputs,
-        outputs=returns("forget_gate_for_half_at_200"),
-        rtol=1e-4,
-        mistakes=[
-            Mistake("the gradient at lag 200 is f ** 200, and f ** 200 = 1/2 gives f = 0.5 ** (1/200): "
-                    "the losses compound, so f = 1 - 0.5/200 is not quite enough.",
-                    lambda: 1 - (1 - VIEW_KEEP) / VIEW_STEPS),
-            Mistake("f = 0.5 keeps half for one step; over 200 steps the gradient is f ** 200, so f must be "
-                    "0.5 ** (1/200).", lambda: VIEW_KEEP),
-            Mistake("f ** 200 = 1/2 gives f = 0.5 ** (1/200), about 0.9965; 1 - 1/200 keeps only 0.37.",
-                    lambda: 1 - 1 / VIEW_STEPS),
-        ],
-    ),
-    Exercise(
-        name="rnn_setting_near_1",
-        kind="value",
-        prediction=True,
-        reference=_rnn_setting_near_1,
-        make_inputs=no_inputs,
-        outputs=returns("rnn_setting_near_1"),
-        mistakes=[
-            Mistake("with inputs, the units move away from 0 and their slopes 1 - h**2 drop below 1: at "
-                    "sigma_max = 1 the product of 200 such factors vanishes.", lambda: "b"),
-            Mistake("a slightly larger sigma_max cannot make up for the slopes for long: the inputs push "
-                    "different units to different slopes at every step, and over 200 steps the product "
-                    "drifts far from 1.", lambda: "c"),
-            Mistake("one setting does keep the curve at exactly 1: with no input the states stay at 0, every "
-                    "slope is 1, and an orthogonal W_rec with sigma_max = 1 keeps every length.", lambda: "d"),
-        ],
-    ),
+    question("forget_gate_for_half_at_200", lambda: VIEW_KEEP ** (1.0 / VIEW_STEPS), rtol=1e-4, mistakes=[
+        Mistake("the gradient at lag 200 is f ** 200, and f ** 200 = 1/2 gives f = 0.5 ** (1/200): "
+                "the losses compound, so f = 1 - 0.5/200 is not quite enough.",
+                answer(1 - (1 - VIEW_KEEP) / VIEW_STEPS)),
+        Mistake("f = 0.5 keeps half for one step; over 200 steps the gradient is f ** 200, so f must be "
+                "0.5 ** (1/200).", answer(VIEW_KEEP)),
+        Mistake("f ** 200 = 1/2 gives f = 0.5 ** (1/200), about 0.9965; 1 - 1/200 keeps only 0.37.",
+                answer(1 - 1 / VIEW_STEPS)),
+    ]),
+    question("rnn_setting_near_1", _rnn_setting_near_1, mistakes=[
+        Mistake("with inputs, the units move away from 0 and their slopes 1 - h**2 drop below 1: at "
+                "sigma_max = 1 the product of 200 such factors vanishes.", answer("b")),
+        Mistake("a slightly larger sigma_max cannot make up for the slopes for long: the inputs push "
+                "different units to different slopes at every step, and over 200 steps the product "
+                "drifts far from 1.", answer("c")),
+        Mistake("one setting does keep the curve at exactly 1: with no input the states stay at 0, every "
+                "slope is 1, and an orthogonal W_rec with sigma_max = 1 keeps every length.", answer("d")),
+    ]),
 ]

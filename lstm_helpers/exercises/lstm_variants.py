@@ -19,6 +19,7 @@ from .. import lstm as lstm_ref
 from .. import variants as ref
 from ..feedforward import sigmoid
 from ._core import CACHE, GRADS, Exercise, Mistake, entries, returns
+from ._inputs import CaseCycle, gate_params
 from ._questions import answer, question
 
 CHAPTER = "05_lstm_variants"
@@ -33,18 +34,10 @@ def _dims(rng, hidden):
     return N, (D + 1 if D == H else D), H
 
 
-def _weights(rng, gates, D, H):
-    params = {}
-    for g in gates:
-        params[f"W_{g}"] = rng.standard_normal((H, H + D)) / np.sqrt(H + D)
-        params[f"b_{g}"] = rng.standard_normal(H)
-    return params
-
-
 def _lstm_cell_inputs(gates, peepholes):
     def make_inputs(rng, hidden):
         N, D, H = _dims(rng, hidden)
-        params = _weights(rng, gates, D, H)
+        params = gate_params(rng, gates, D, H)
         for key in peepholes:
             params[key] = rng.standard_normal(H)
         return {
@@ -57,24 +50,8 @@ def _lstm_cell_inputs(gates, peepholes):
     return make_inputs
 
 
-class _Alternate:
-    """reset_after for successive trials: False, True, False, ... starting over for each new rng.
-
-    Every run of two or more trials (visible or hidden) tests both placements,
-    and a visible run always sees them in the same order.
-    """
-
-    def __init__(self):
-        self.rng, self.count = None, 0
-
-    def __call__(self, rng):
-        if rng is not self.rng:
-            self.rng, self.count = rng, 0
-        self.count += 1
-        return self.count % 2 == 0
-
-
-_next_reset_after = _Alternate()
+#: reset_after for successive trials, False first: every run of two or more trials tests both placements.
+_RESET_AFTER = CaseCycle([False, True])
 
 
 def _gru_cell_inputs(rng, hidden):
@@ -82,8 +59,8 @@ def _gru_cell_inputs(rng, hidden):
     return {
         "x_t": rng.standard_normal((N, D)),
         "h_prev": rng.uniform(-1, 1, (N, H)),
-        "params": _weights(rng, ("z", "r", "h"), D, H),
-        "reset_after": _next_reset_after(rng),
+        "params": gate_params(rng, ("z", "r", "h"), D, H),
+        "reset_after": _RESET_AFTER.next(rng),
     }
 
 
@@ -310,7 +287,7 @@ EXERCISES.append(PARAM_COUNTS)
 def _gru_backward_inputs(rng, hidden):
     """A GRU step with the course's reset placement (reset_after=False), its cache and an upstream dh_t."""
     N, D, H = _dims(rng, hidden)
-    params = _weights(rng, ("z", "r", "h"), D, H)
+    params = gate_params(rng, ("z", "r", "h"), D, H)
     h_t, cache = ref.gru_cell_forward(rng.standard_normal((N, D)), rng.uniform(-1, 1, (N, H)), params, False)
     return {"dh_t": rng.standard_normal(h_t.shape), "cache": cache}
 
@@ -494,7 +471,7 @@ def largest_cell_state(change, rng, steps=200, N=64, D=3, H=4):
     Random weights and biases N(0, 1) for every gate (and W_i, b_i for the
     LSTM), random inputs N(0, 1): ``steps`` steps of N sequences.
     """
-    params = _weights(rng, ("f", "i", "c", "o"), D, H)
+    params = gate_params(rng, ("f", "i", "c", "o"), D, H)
     for g in "fico":
         params[f"W_{g}"] = params[f"W_{g}"] * np.sqrt(H + D)  # N(0, 1): gates that often saturate
     step = _changed_cifg_step(change)

@@ -14,7 +14,9 @@ import numpy as np
 
 from .. import rnn as ref
 from ..feedforward import relu, sigmoid
-from ._core import CACHE, GRADS, Exercise, Mistake, no_inputs, returns
+from ._core import CACHE, GRADS, Exercise, Mistake, returns
+from ._inputs import gate_params
+from ._questions import answer, question
 
 CHAPTER = "02_rnn"
 
@@ -26,16 +28,12 @@ def _dims(rng, hidden):
     return 4, 2, 3, 5  # D != H, so a wrong concatenation or split shows
 
 
-def _params(rng, D, H):
-    return {"W_h": rng.standard_normal((H, H + D)) / np.sqrt(H + D), "b_h": rng.standard_normal(H)}
-
-
 def _cell_inputs(rng, hidden):
     _, N, D, H = _dims(rng, hidden)
     return {
         "x_t": rng.standard_normal((N, D)),
         "h_prev": rng.uniform(-1, 1, (N, H)),
-        "params": _params(rng, D, H),
+        "params": gate_params(rng, ("h",), D, H),
     }
 
 
@@ -47,7 +45,7 @@ def _cell_backward_inputs(rng, hidden):
 
 def _seq_inputs(rng, hidden):
     T, N, D, H = _dims(rng, hidden)
-    return {"x": rng.standard_normal((T, N, D)), "h0": rng.uniform(-1, 1, (N, H)), "params": _params(rng, D, H)}
+    return {"x": rng.standard_normal((T, N, D)), "h0": rng.uniform(-1, 1, (N, H)), "params": gate_params(rng, ("h",), D, H)}
 
 
 def _seq_backward_inputs(rng, hidden):
@@ -213,65 +211,35 @@ EXERCISES = [
                     _backward_variant("skips_first")),
         ],
     ),
-    Exercise(
-        name="rnn_parameter_count",
-        kind="value",
-        reference=_parameter_count,
-        make_inputs=no_inputs,
-        outputs=returns("rnn_parameter_count"),
-        mistakes=[
-            Mistake("the bias b_h is missing from the count: it adds H = 6 numbers to the H x (H + D) of W_h.",
-                    lambda: DEMO_H * (DEMO_H + DEMO_D)),
-            Mistake("W_h multiplies the concatenation [h_prev, x_t], so it has H + D columns, not D: the state "
-                    "feeds back through its first H columns.", lambda: DEMO_H * DEMO_D + DEMO_H),
-            Mistake("W_h has H + D columns, not H: the input x_t enters through its last D columns.",
-                    lambda: DEMO_H * DEMO_H + DEMO_H),
-            Mistake("the parameters are not copied for every word: the same W_h and b_h serve all three steps "
-                    "(and all 300 of a longer sentence).", lambda: 3 * (DEMO_H * (DEMO_H + DEMO_D) + DEMO_H)),
-        ],
-    ),
-    Exercise(
-        name="index_of_h3",
-        kind="value",
-        reference=lambda: 3 - 1,
-        make_inputs=no_inputs,
-        outputs=returns("index_of_h3"),
-        mistakes=[
-            Mistake("off by one: h[0] already holds h_1, the state after the first input, so h_3 is h[3 - 1]; "
-                    "the initial state h_0 is not in h.", lambda: 3),
-            Mistake("h[4] is h_5, the last state of the five; h_3 is the state after the third input, h[3 - 1].",
-                    lambda: 4),
-        ],
-    ),
-    Exercise(
-        name="distinct_final_states",
-        kind="value",
-        prediction=True,
-        reference=_distinct_final_states,
-        make_inputs=no_inputs,
-        outputs=returns("distinct_final_states"),
-        mistakes=[
-            Mistake("the RNN does not add the words up: it reads them one at a time, each step starting from the "
-                    "state the previous words left, so every order ends in its own state.", lambda: 1),
-            Mistake("the final state depends on all three words and their order, not only on the last word: "
-                    "all six orders end in different states.", lambda: 3),
-        ],
-    ),
-    Exercise(
-        name="dh20_dh0",
-        kind="value",
-        prediction=True,
-        reference=_tiny_rnn_gradient,
-        make_inputs=no_inputs,
-        outputs=returns("dh20_dh0"),
-        rtol=0.06,  # "about 1e-6" is a fair answer for 9.5e-7
-        mistakes=[
-            Mistake("the chain rule multiplies the twenty factors, it does not add them: 0.5 ** 20, not 0.5 * 20.",
-                    lambda: TINY_RECURRENT_WEIGHT * TINY_STEPS),
-            Mistake("0.5 is one step back; twenty steps multiply twenty factors of 0.5 (the tanh slopes are all 1, "
-                    "since every state is 0).", lambda: TINY_RECURRENT_WEIGHT),
-            Mistake("zero inputs do not make the gradient zero: a change of h_0 still passes through every step, "
-                    "multiplied by the recurrent weight 0.5 each time.", lambda: 0.0),
-        ],
-    ),
+    question("rnn_parameter_count", _parameter_count, prediction=False, mistakes=[
+        Mistake("the bias b_h is missing from the count: it adds H = 6 numbers to the H x (H + D) of W_h.",
+                answer(DEMO_H * (DEMO_H + DEMO_D))),
+        Mistake("W_h multiplies the concatenation [h_prev, x_t], so it has H + D columns, not D: the state "
+                "feeds back through its first H columns.", answer(DEMO_H * DEMO_D + DEMO_H)),
+        Mistake("W_h has H + D columns, not H: the input x_t enters through its last D columns.",
+                answer(DEMO_H * DEMO_H + DEMO_H)),
+        Mistake("the parameters are not copied for every word: the same W_h and b_h serve all three steps "
+                "(and all 300 of a longer sentence).", answer(3 * (DEMO_H * (DEMO_H + DEMO_D) + DEMO_H))),
+    ]),
+    question("index_of_h3", lambda: 3 - 1, prediction=False, mistakes=[
+        Mistake("off by one: h[0] already holds h_1, the state after the first input, so h_3 is h[3 - 1]; "
+                "the initial state h_0 is not in h.", answer(3)),
+        Mistake("h[4] is h_5, the last state of the five; h_3 is the state after the third input, h[3 - 1].",
+                answer(4)),
+    ]),
+    question("distinct_final_states", _distinct_final_states, mistakes=[
+        Mistake("the RNN does not add the words up: it reads them one at a time, each step starting from the "
+                "state the previous words left, so every order ends in its own state.", answer(1)),
+        Mistake("the final state depends on all three words and their order, not only on the last word: "
+                "all six orders end in different states.", answer(3)),
+    ]),
+    # rtol: "about 1e-6" is a fair answer for 9.5e-7
+    question("dh20_dh0", _tiny_rnn_gradient, rtol=0.06, mistakes=[
+        Mistake("the chain rule multiplies the twenty factors, it does not add them: 0.5 ** 20, not 0.5 * 20.",
+                answer(TINY_RECURRENT_WEIGHT * TINY_STEPS)),
+        Mistake("0.5 is one step back; twenty steps multiply twenty factors of 0.5 (the tanh slopes are all 1, "
+                "since every state is 0).", answer(TINY_RECURRENT_WEIGHT)),
+        Mistake("zero inputs do not make the gradient zero: a change of h_0 still passes through every step, "
+                "multiplied by the recurrent weight 0.5 each time.", answer(0.0)),
+    ]),
 ]
