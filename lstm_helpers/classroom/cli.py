@@ -150,7 +150,7 @@ def build_parser():
 def _root(args):
     from . import course
 
-    return course.find_root(args.course) if args.course else course.find_root()
+    return course.find_root(args.course)
 
 
 def cmd_release(args):

@@ -387,7 +387,7 @@ def add_commands(commands):
 
 
 def _root(args):
-    return course.find_root(args.course) if args.course else course.find_root()
+    return course.find_root(args.course)
 
 
 def _run(step, args):

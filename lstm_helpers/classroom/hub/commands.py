@@ -61,7 +61,7 @@ def add_commands(commands):
 
 
 def _cmd_setup(args):
-    root = course.find_root(args.course) if args.course else course.find_root()
+    root = course.find_root(args.course)
     try:
         settings = ClassSettings(
             class_dir=str(Path(args.class_dir).resolve()), course_root=str(root), course_id=args.course_id,
