@@ -43,11 +43,21 @@ def kernel(fn, name="answer"):
     return ask
 
 
-@pytest.mark.parametrize("name", ["rnn_cell_forward", "rnn_backward", "sigmoid", "clip_grad_norm", "train_step"])
+FUNCTIONS = sorted(name for name, exercise in exercises.EXERCISES.items() if exercise.kind != "value")
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_a_right_answer_passes(name):
     answer = copy_of(exercises.EXERCISES[name].reference)
     verdict = judge(Call(name, "answer"), kernel(answer))
     assert verdict.passed and verdict.visible_passed, verdict
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_every_exercise_names_its_first_mistake(name):
+    mistake = exercises.EXERCISES[name].mistakes[0]
+    verdict = judge(Call(name, "answer"), kernel(mistake.compute))
+    assert verdict.outcome == "failed" and mistake.message in verdict.message, verdict
 
 
 def test_a_known_mistake_is_named():
