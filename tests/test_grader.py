@@ -159,7 +159,8 @@ def test_one_row_per_student_with_every_column(graded_class):
         assert float(row["total"]) == expected, (student, row)
         assert float(row[CH1]) + float(row[CH2]) == float(row["total"])
         assert float(row[CH1]) == sum(float(row[c]) for c in tests1)
-    assert rows["good"]["status"] == "ok"
+    # all answered: only the free-response answers wait, for an instructor
+    assert [part.split(":")[1].strip() for part in rows["good"]["status"].split("; ")] == ["awaiting manual grading"] * 2
     assert float(rows["good"]["total"]) == max_points(CH1) + max_points(CH2)
 
 
@@ -355,7 +356,7 @@ def test_check_exit_codes(tmp_path):
     assert f"score {M1:g}/{M1 + R1:g} (hidden tests included, {_waiting(R1)})" in ok.stdout
     incomplete = run_cli("check", todo)
     assert incomplete.returncode == 3, incomplete.stdout + incomplete.stderr
-    assert incomplete.stdout.count("not attempted") == len(exercises(CH1))  # questions too
+    assert incomplete.stdout.count("not attempted") == len(graded_cells(CH1))  # questions and free answers too
 
 
 def test_check_unreadable_notebook(tmp_path):

@@ -80,9 +80,9 @@ class ChapterResult:
         parts += self.notes
         waiting = self.awaiting_manual
         if waiting:
-            points = fmt(sum(t.max for t in waiting))
-            parts.append(f"awaiting manual grading: {join_names([t.grade_id for t in waiting])} ({points} points "
-                         "not yet counted)")
+            points = sum(t.max for t in waiting)
+            parts.append(f"awaiting manual grading: {join_names([t.grade_id for t in waiting])} ({fmt(points)} "
+                         f"{'point' if points == 1 else 'points'} not yet counted)")
         if self.review:
             parts.append("for review: " + "; ".join(self.review[:3])
                          + (f" (+{len(self.review) - 3} more)" if len(self.review) > 3 else ""))

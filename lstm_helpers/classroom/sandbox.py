@@ -253,7 +253,7 @@ def build_package(target, blocked):
     """Write a copy of ``lstm_helpers`` into ``target/lstm_helpers`` with the ``blocked`` functions stubbed.
 
     ``blocked``: ``"module:function"`` targets (``"lstm_helpers.rnn:rnn_forward"``).
-    The classroom is left out: nothing in a learner's kernel needs it. The
+    The classroom and the notebooks (the lecture page) are left out: nothing in a learner's kernel needs them. The
     copy is byte-compiled, since it is mounted read-only. Returns ``target``.
     """
     target = Path(target)
@@ -261,7 +261,7 @@ def build_package(target, blocked):
     if destination.exists():
         shutil.rmtree(destination)
     shutil.copytree(PACKAGE_DIR, destination,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "classroom", "*.egg-info"))
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "classroom", "*.egg-info", "*.ipynb"))
     by_module = {}
     for item in blocked:
         module, function = item.split(":")
