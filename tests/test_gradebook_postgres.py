@@ -49,7 +49,7 @@ def test_nbgrader_grades_into_postgres_with_the_course_configuration(postgres, t
     gf.write_notebook(gf.make_submission(CHAPTER), root / "submitted" / "alice" / CHAPTER / f"{CHAPTER}.ipynb")
     result = course.nbgrader(root, "autograde", CHAPTER, "--student", "alice", check=False, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert _scores(url, "alice") == (gf.max_points(CHAPTER), gf.max_points(CHAPTER))
+    assert _scores(url, "alice") == (gf.max_points(CHAPTER), gf.max_points(CHAPTER) + gf.manual_points(CHAPTER))
     with postgres.connect("nbgrader_course_config") as conn:  # the rows are in PostgreSQL itself
         assert conn.execute("select count(*) from submitted_assignment").fetchone()[0] == 1
         assert (COURSE_ID,) in conn.execute("select id from course").fetchall()
@@ -75,5 +75,5 @@ def test_lstm_course_grade_writes_scores_into_a_postgres_gradebook(postgres, tmp
     result = gf.run_cli("grade", submitted, "--course", root, "--gradebook", url, "--out", tmp_path / "grades.csv",
                         "--no-feedback", "--jobs", "2")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert _scores(url, "alice") == (gf.max_points(CHAPTER), gf.max_points(CHAPTER))
+    assert _scores(url, "alice") == (gf.max_points(CHAPTER), gf.max_points(CHAPTER) + gf.manual_points(CHAPTER))
     assert _scores(url, "bob")[0] == 0
