@@ -66,13 +66,14 @@ class _Process:
     """
 
     proc = None
+    stop_grace_s = 20  # seconds between asking it to stop and killing its whole process group
 
     def stop(self):
         """Ask the process to stop (a Jupyter server shuts its kernels down); force it if it hangs."""
         if self.proc is None:
             return
         try:
-            stop_process_group(self.proc)
+            stop_process_group(self.proc, grace_s=self.stop_grace_s)
         finally:
             self._log.close()
             self.proc = None
@@ -152,22 +153,6 @@ class JupyterServer(_Process):
             return self.log_path.read_text()[-6000:]
         except OSError:
             return ""
-
-def stop_process_group(proc, timeout=20):
-    """SIGTERM ``proc`` (a Jupyter server stops its kernels), SIGKILL it if it hangs, then
-    SIGKILL whatever is left in its session (it was started with ``start_new_session``)."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
 
 def fresh_user_env(workdir, new_learner=False):
     """The environment of a fresh Jupyter user whose folders are all in ``workdir``

@@ -31,7 +31,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from browser_support import free_port, stop_process_group  # noqa: F401  (free_port: for the tests)
+from browser_support import _Process, free_port  # noqa: F401  (free_port: for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -202,12 +202,16 @@ def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-class Hub:
+class Hub(_Process):
     """``jupyterhub`` for a class folder written by ``lstm-course hub setup``, plus a test-only API service.
 
     ``start()`` waits until the hub answers; ``stop()`` (or leaving the
-    ``with`` block) ends it and everything it started.
+    ``with`` block) ends it and everything it started: SIGTERM makes the hub stop the
+    servers and the proxy, then killing ``unshare`` kills the hub, PID 1 of its namespace,
+    and with it every process still in the namespace.
     """
+
+    stop_grace_s = 30
 
     def __init__(self, class_dir, *, startup_timeout=120):
         self.class_dir = Path(class_dir)
@@ -264,27 +268,6 @@ c.JupyterHub.log_level = "INFO"
             return self.log_path.read_text()[-tail:]
         except OSError:
             return ""
-
-    def stop(self):
-        if self.proc is None:
-            return
-        try:
-            # SIGTERM: the hub stops the servers and the proxy; then killing unshare kills the hub,
-            # PID 1 of the namespace, and with it every process still in the namespace
-            stop_process_group(self.proc, grace_s=30)
-        finally:
-            self._log.close()
-            self.proc = None
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # -- REST ------------------------------------------------------------------
     def request(self, method, url, *, token=None, body=None, timeout=120, raw=False):

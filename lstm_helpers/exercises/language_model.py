@@ -60,8 +60,9 @@ def _loss_variant(norm="N", mask_loss=True, mask_grad=True, grad_norm="N", minus
     def loss_fn(scores, y, mask):
         T, N, V = scores.shape
         shifted = scores - scores.max(axis=axis, keepdims=True)
-        p = np.exp(shifted) / np.exp(shifted).sum(axis=axis, keepdims=True)
-        log_p = np.log(np.take_along_axis(p, y[..., None], axis=2)[..., 0])
+        log_softmax = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))  # finite for any scores
+        p = np.exp(log_softmax)
+        log_p = np.take_along_axis(log_softmax, y[..., None], axis=2)[..., 0]
         divide = {"N": N, "NT": N * T, "unmasked": max(int(mask.sum()), 1), "1": 1}
         m_loss = mask if mask_loss else np.ones_like(mask)
         m_grad = mask if mask_grad else np.ones_like(mask)
