@@ -809,15 +809,7 @@ def stop_process_group(proc, grace_s=20, first_signal=signal.SIGTERM):
 @contextlib.contextmanager
 def headless_chromium():
     """Debian's Chromium under Playwright; skips the test when either is missing."""
-    import pytest
-
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Python playwright is not installed (pip install -e '.[test]')")
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (.ci/setup does)")
-    driver = sync_playwright().start()
+    driver = start_playwright()
     try:
         browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:

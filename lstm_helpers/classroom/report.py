@@ -5,7 +5,7 @@ from pathlib import Path
 
 from . import course
 from .grade import DEFAULT_NOTEBOOK_TIMEOUT, check_notebooks
-from .results import fmt
+from .results import fmt, points
 
 SYMBOL = {"passed": "PASS", "failed": "FAIL", "not attempted": "TODO", "timeout": "FAIL", "crash": "FAIL",
           "not run": "FAIL", "awaiting manual grading": "WAIT"}
@@ -48,8 +48,8 @@ def print_chapter(result, path, out):
     if result.notes:
         print("  notes: " + "; ".join(result.notes), file=out)
     waiting = result.awaiting_manual
-    points = sum(t.max for t in waiting)
-    extra = f", and {fmt(points)} {'point awaits' if points == 1 else 'points await'} an instructor" if waiting else ""
+    pending = sum(t.max for t in waiting)
+    extra = f", and {points(pending)} {'awaits' if pending == 1 else 'await'} an instructor" if waiting else ""
     print(f"  score {fmt(result.score)}/{fmt(result.max)} (hidden tests included{extra})", file=out)
     return code
 

@@ -19,6 +19,11 @@ def fmt(value):
     return str(int(value)) if value == int(value) else f"{value:.4g}"
 
 
+def points(value):
+    """``"1 point"``, ``"2 points"``, ``"1.5 points"``."""
+    return f"{fmt(value)} {'point' if float(value) == 1 else 'points'}"
+
+
 @dataclass
 class Test:
     """One graded cell of one student: a test cell, or a manually graded answer."""
@@ -80,9 +85,8 @@ class ChapterResult:
         parts += self.notes
         waiting = self.awaiting_manual
         if waiting:
-            points = sum(t.max for t in waiting)
-            parts.append(f"awaiting manual grading: {join_names([t.grade_id for t in waiting])} ({fmt(points)} "
-                         f"{'point' if points == 1 else 'points'} not yet counted)")
+            parts.append(f"awaiting manual grading: {join_names([t.grade_id for t in waiting])} "
+                         f"({points(sum(t.max for t in waiting))} not yet counted)")
         if self.review:
             parts.append("for review: " + "; ".join(self.review[:3])
                          + (f" (+{len(self.review) - 3} more)" if len(self.review) > 3 else ""))
@@ -131,8 +135,8 @@ class ClassResult:
         out = {}
         for chapter in self.chapters:
             tests = self._tests(chapter)
-            for grade_id, points in tests:
-                out[f"{chapter}/{grade_id}"] = points
+            for grade_id, worth in tests:
+                out[f"{chapter}/{grade_id}"] = worth
             out[chapter] = sum(p for _, p in tests)
         out["total"] = sum(out[c] for c in self.chapters)
         return out
@@ -145,9 +149,9 @@ class ClassResult:
             for chapter in self.chapters:
                 result = student.chapters.get(chapter)
                 tests = {t.grade_id: t for t in (result.tests if result else [])}
-                for grade_id, points in self._tests(chapter):
+                for grade_id, worth in self._tests(chapter):
                     test = tests.get(grade_id)
-                    row[f"{chapter}/{grade_id}"] = fmt(min(max(test.score, 0.0), points) if test else 0.0)
+                    row[f"{chapter}/{grade_id}"] = fmt(min(max(test.score, 0.0), worth) if test else 0.0)
                 row[chapter] = fmt(result.score if result else 0.0)
             row["total"] = fmt(sum(c.score for c in student.chapters.values() if c.chapter in self.chapters))
             row["status"] = student.status()
